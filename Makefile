@@ -1,0 +1,36 @@
+# Real-time Django on Postgres. `make` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+run: bootstrap ## migrate, seed the demo and serve on http://127.0.0.1:8000 (daphne)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python -m daphne -b 127.0.0.1 -p 8000 project.asgi:application
+
+test: bootstrap ## lint, check migrations, then the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+bench: bootstrap ## the side-by-side benchmark against Channels + channels-redis (needs Redis)
+	$(BIN)/python -m tests.bench.run
+
+stop-db: ## stop the embedded Postgres
+	$(BIN)/python -m project.embedded_postgres stop
+
+bootstrap: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+.PHONY: help run test bench stop-db bootstrap

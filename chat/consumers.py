@@ -1,0 +1,99 @@
+"""The two topics of the chat: a room's activity and a user's own join requests."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from chat import access
+from listener import events
+from listener.consumer import Close, Code, Decision, RealtimeConsumer, Verdict
+
+
+class RoomConsumer(RealtimeConsumer):
+    """``/ws/room/<room_id>``: messages, members and, for the owner, join requests."""
+
+    room_access: access.RoomAccess
+
+    def parse_topic(self) -> str:
+        self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
+        return "room_%d" % self.room_id
+
+    def authorize(self) -> Close | None:
+        found = access.RoomAccess.load(self.user_id, self.room_id)
+        if found is None:
+            return Close(Code.NOT_FOUND, "no such room")
+        if not found.may_subscribe:
+            return Close(Code.FORBIDDEN, "not a member of this room")
+        self.room_access = found
+        return None
+
+    def decide(self, event: events.LogEvent) -> Decision:
+        if self.topic not in event.topics:
+            # Events reach us on the user and session groups only to revoke access.
+            if event.type in {"user_access_revoked", "session_ended"}:
+                return Close(Code.NOT_LOGGED_IN, "logged out")
+            return Verdict.SKIP
+        return super().decide(event)
+
+    def on_chat_message_created(self, event: events.LogEvent) -> Decision:
+        return Verdict.SEND
+
+    def on_chat_message_updated(self, event: events.LogEvent) -> Decision:
+        return Verdict.SEND
+
+    def on_chat_message_deleted(self, event: events.LogEvent) -> Decision:
+        return Verdict.SEND
+
+    def on_did_alter_join_request(self, event: events.LogEvent) -> Decision:
+        return Verdict.SEND if self.room_access.sees_join_requests else Verdict.SKIP
+
+    def on_did_alter_membership(self, event: events.LogEvent) -> Decision:
+        if event.kwargs["user"]["id"] == str(self.user_id):
+            self.room_access.is_member = event.kwargs["action"] == "join"
+            if not self.room_access.may_subscribe:
+                return Close(Code.FORBIDDEN, "removed from this room", send_first=True)
+        return Verdict.SEND
+
+    def on_room_changed(self, event: events.LogEvent) -> Decision:
+        self.room_access.owner_id = int(event.kwargs["owner"])
+        if not self.room_access.may_subscribe:
+            return Close(Code.FORBIDDEN, "no longer a member of this room")
+        return Verdict.SKIP
+
+    def on_room_deleted(self, event: events.LogEvent) -> Decision:
+        return Close(Code.NOT_FOUND, "room deleted")
+
+
+class UserConsumer(RealtimeConsumer):
+    """``/ws/user/<user_id>``: the user's own join requests being created and decided."""
+
+    CONTROL: ClassVar[frozenset[str]] = frozenset({"user_access_revoked", "session_ended"})
+
+    def parse_topic(self) -> str:
+        self.topic_user_id = int(self.scope["url_route"]["kwargs"]["user_id"])
+        return "user_%d" % self.topic_user_id
+
+    def authorize(self) -> Close | None:
+        if self.topic_user_id != self.user_id:
+            return Close(Code.FORBIDDEN, "this is another user's topic")
+        return None
+
+    def decide(self, event: events.LogEvent) -> Decision:
+        if event.type in self.CONTROL:
+            return Close(Code.NOT_LOGGED_IN, "logged out")
+        if self.topic not in event.topics:
+            return Verdict.SKIP
+        return super().decide(event)
+
+    def on_did_alter_join_request(self, event: events.LogEvent) -> Decision:
+        return Verdict.SEND
+
+
+class UnknownTopicConsumer(AsyncWebsocketConsumer):
+    """Any other ``/ws/`` path: accepted, then closed with 4404 so the page can tell why."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=Code.NOT_FOUND, reason="no such topic")

@@ -1,0 +1,30 @@
+"""The listener's settings, all prefixed ``REALTIME_``, with their defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Connection string of the listener's own LISTEN connection; default: DATABASES["default"].
+    "REALTIME_LISTENER_DATABASE_URL": None,
+    # Longest wait for a wake-up before the listener reads the log anyway (a missed NOTIFY
+    # costs at most this much latency, never an event).
+    "REALTIME_POLL_INTERVAL": 5.0,
+    # Reconnect backoff: full jitter between 0 and min(cap, base * 2**attempt) seconds.
+    "REALTIME_RECONNECT_BASE": 0.1,
+    "REALTIME_RECONNECT_CAP": 5.0,
+    # Frames queued for one socket before it is closed as too slow (code 4008, resumable).
+    "REALTIME_SOCKET_BACKLOG": 1000,
+    # Events per replay query when a page resumes from a cursor.
+    "REALTIME_REPLAY_PAGE": 500,
+    # How long a connecting socket waits for this process's listener before closing with 4503.
+    "REALTIME_LISTENER_READY_TIMEOUT": 10.0,
+    # Default age for `manage.py prune_events`.
+    "REALTIME_RETENTION": "7d",
+}
+
+
+def get(name: str) -> Any:
+    return getattr(settings, name, DEFAULTS[name])

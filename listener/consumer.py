@@ -1,0 +1,335 @@
+"""The base of every real-time socket: authorize, resume from a cursor, then follow live events.
+
+Connecting with a cursor: join the groups first, then read the resume point and the
+subscriber's access in one REPEATABLE READ transaction, replay the log from the cursor up to
+that point, then forward the live events that arrived meanwhile, dropping those the replay
+already covered. Replayed and live events pass the same per-subscriber filter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import enum
+import hashlib
+import logging
+import urllib.parse
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import http
+
+from listener import conf, cursors, events, exceptions, metrics, queries, service
+
+logger = logging.getLogger(__name__)
+
+
+class Code(enum.IntEnum):
+    """WebSocket close codes a page can act on (README, "Close codes")."""
+
+    BAD_CURSOR = 4400
+    NOT_LOGGED_IN = 4401
+    FORBIDDEN = 4403
+    NOT_FOUND = 4404
+    # Resumable: reconnect with the cursor of the last frame handled.
+    TOO_SLOW = 4008
+    UNAVAILABLE = 4503
+    # Not resumable: the cursor is older than the log; reload the page's data.
+    RESYNC_REQUIRED = 4410
+
+
+class Verdict(enum.Enum):
+    SEND = "send"
+    SKIP = "skip"
+
+
+@dataclasses.dataclass(frozen=True)
+class Close:
+    """Close the socket, optionally after sending the event that caused it."""
+
+    code: int
+    reason: str
+    send_first: bool = False
+
+
+Decision = Verdict | Close
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    """A page's socket on one topic, resumable from a cursor."""
+
+    topic: str
+    user_id: int | None = None
+
+    # Subclass API -------------------------------------------------------------------------
+
+    def parse_topic(self) -> str:
+        """The topic (group) named by the URL."""
+        raise NotImplementedError
+
+    def authorize(self) -> Close | None:
+        """Check access in the current transaction; keep what `decide` needs on ``self``."""
+        raise NotImplementedError
+
+    def decide(self, event: events.LogEvent) -> Decision:
+        """Whether this subscriber gets ``event``: dispatch to the method named by its type."""
+        handler = getattr(self, "on_" + event.type, None)
+        if handler is None:
+            logger.warning("no handler for event type %s on %s; not sent", event.type, self.topic)
+            return Verdict.SKIP
+        return handler(event)
+
+    # Lifecycle ----------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self._frames: collections.deque[str] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._closing: Close | None = None
+        self._replaying = True
+        self._pending: list[events.LogEvent] = []
+        self._last_event_id: int | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._attached = False
+        self._limit = conf.get("REALTIME_SOCKET_BACKLOG")
+        self.topic = self.parse_topic()
+        refusal = self._refuse_early()
+        if refusal is not None:
+            await self._refuse(refusal)
+            return
+        try:
+            cursor = self._parse_cursor()
+        except exceptions.InvalidCursor as exc:
+            await self._refuse(Close(Code.BAD_CURSOR, str(exc)))
+            return
+        try:
+            await service.ready()
+        except exceptions.ListenerUnavailable:
+            await self._refuse(Close(Code.UNAVAILABLE, "real-time service unavailable, retry"))
+            return
+        self._join()
+        refusal, until, pruned_below = await self._open()
+        # Accept only now: once the page sees the socket open, every later commit reaches it.
+        # Refusals are accepted too, then closed: a close before accept is an HTTP 403 that a
+        # page cannot tell apart.
+        if refusal is not None:
+            await self._refuse(refusal)
+            return
+        await self.accept()
+        metrics.SOCKETS_OPENED.labels(self.topic_kind).inc()
+        if cursor is not None and cursor.snapshot.xmin < pruned_below:
+            await self.send(
+                text_data=events.frame(
+                    "resync_required", {"reason": "cursor is older than the retained event log"}
+                )
+            )
+            await self._close_now(Close(Code.RESYNC_REQUIRED, "cursor expired"))
+            return
+        logger.info("socket open user=%s topic=%s resume=%s", self.user_id, self.topic, cursor is not None)
+        if cursor is not None:
+            await self._replay(cursor, until)
+        self._replaying = False
+        pending, self._pending = self._pending, []
+        for event in pending:
+            # The replay (or, without a cursor, "now") covers what `until` sees.
+            if not until.sees(event.xid):
+                self._consider(event)
+        self._writer = asyncio.create_task(self._write(), name="socket-writer %s" % self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        self._detach()
+        if getattr(self, "_writer", None) is not None:
+            self._writer.cancel()
+        metrics.SOCKETS_CLOSED.labels(self.topic_kind, str(code)).inc()
+        logger.info("socket closed user=%s topic=%s code=%s", self.user_id, getattr(self, "topic", "?"), code)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Pages have nothing to say on these sockets: their frames are dropped here, before
+        # Channels' per-message database clean-up, so a flood costs next to nothing.
+        if message["type"] == "websocket.receive":
+            return
+        await super().dispatch(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        await self.disconnect(message.get("code", 1006))
+        raise StopConsumer()
+
+    @property
+    def topic_kind(self) -> str:
+        return getattr(self, "topic", "unknown").split("_", 1)[0]
+
+    # Delivery -----------------------------------------------------------------------------
+
+    def deliver(self, event: events.LogEvent) -> None:
+        """Called by the channel layer for each event of this socket's groups, in order."""
+        if event.id == self._last_event_id:
+            return  # the same event reached us through a second group
+        self._last_event_id = event.id
+        if self._replaying:
+            if len(self._pending) >= self._limit:
+                self._fail_slow()
+            else:
+                self._pending.append(event)
+            return
+        self._consider(event)
+
+    def _consider(self, event: events.LogEvent) -> None:
+        if self._closing is not None:
+            return
+        decision = self.decide(event)
+        if decision is Verdict.SKIP:
+            return
+        if isinstance(decision, Close):
+            if decision.send_first:
+                self._frames.append(event.frame)
+            self._closing = decision
+            self._wakeup.set()
+            return
+        if len(self._frames) >= self._limit:
+            self._fail_slow()
+            return
+        self._frames.append(event.frame)
+        self._wakeup.set()
+
+    def _fail_slow(self) -> None:
+        """The page reads slower than events arrive: close it, resumable, instead of dropping."""
+        logger.warning(
+            "socket user=%s topic=%s too slow; closing with %d", self.user_id, self.topic, Code.TOO_SLOW
+        )
+        metrics.SLOW_CLOSES.inc()
+        self._frames.clear()
+        self._pending.clear()
+        self._closing = Close(Code.TOO_SLOW, "too slow; resume from your last cursor")
+        self._wakeup.set()
+
+    async def _write(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._frames:
+                await self.base_send({"type": "websocket.send", "text": self._frames.popleft()})
+                metrics.FRAMES_SENT.inc()
+            if self._closing is not None:
+                await self._close_now(self._closing)
+                return
+
+    async def _refuse(self, close: Close) -> None:
+        self._detach()
+        await self.accept()
+        logger.info("socket refused user=%s topic=%s code=%d", self.user_id, self.topic, close.code)
+        await self.close(code=close.code, reason=close.reason)
+
+    async def _close_now(self, close: Close) -> None:
+        self._detach()
+        await self.close(code=close.code, reason=close.reason)
+
+    # Joining and resuming -----------------------------------------------------------------
+
+    def _refuse_early(self) -> Close | None:
+        origin = _header(self.scope, b"origin")
+        if origin is not None and not _origin_allowed(origin):
+            return Close(Code.FORBIDDEN, "origin not allowed")
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return Close(Code.NOT_LOGGED_IN, "log in first")
+        self.user_id = user.pk
+        return None
+
+    def _parse_cursor(self) -> cursors.Cursor | None:
+        query = urllib.parse.parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        values = query.get("cursor")
+        if not values or not values[0]:
+            return None
+        return cursors.Cursor.decode(values[0])
+
+    def _groups(self) -> list[str]:
+        groups = [self.topic, "user_%s" % self.user_id]
+        session = self.scope.get("session")
+        if session is not None and session.session_key:
+            groups.append("session_%s" % hashlib.md5(session.session_key.encode()).hexdigest())
+        return list(dict.fromkeys(groups))
+
+    def _join(self) -> None:
+        layer = service.channel_layer()
+        layer.attach(self.channel_name, self)
+        for group in self._groups():
+            layer.join(group, self.channel_name)
+        self._attached = True
+
+    def _detach(self) -> None:
+        if getattr(self, "_attached", False):
+            service.channel_layer().detach(self.channel_name)
+            self._attached = False
+
+    @database_sync_to_async
+    def _open(self) -> tuple[Close | None, cursors.Snapshot, int]:
+        """Resume point and access, read in one snapshot so that they agree."""
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute(queries.get("resume_point"))
+                until, pruned_below = cur.fetchone()
+            refusal = self.authorize()
+        return refusal, cursors.Snapshot.parse(until), int(pruned_below)
+
+    async def _replay(self, since: cursors.Cursor, until: cursors.Snapshot) -> None:
+        after_xid, after_id = 0, 0
+        page = conf.get("REALTIME_REPLAY_PAGE")
+        while True:
+            rows = await self._replay_page(since, until, after_xid, after_id, page)
+            for event_id, xid_text, topics, event_type, payload in rows:
+                after_xid, after_id = int(xid_text), event_id
+                if since.seen(after_xid, event_id):
+                    continue
+                event = events.LogEvent(
+                    event_id,
+                    after_xid,
+                    topics,
+                    event_type,
+                    payload,
+                    since.after(until, after_xid, event_id).encode(),
+                )
+                decision = self.decide(event)
+                # Access was read at `until`, so history never closes the socket: its
+                # access-changing events are only forwarded if the page would see them.
+                if decision is Verdict.SEND or (isinstance(decision, Close) and decision.send_first):
+                    await self.send(text_data=event.frame)
+                    metrics.FRAMES_SENT.inc()
+            if len(rows) < page:
+                return
+
+    @database_sync_to_async
+    def _replay_page(
+        self, since: cursors.Cursor, until: cursors.Snapshot, after_xid: int, after_id: int, limit: int
+    ) -> list[tuple[Any, ...]]:
+        with connection.cursor() as cur:
+            cur.execute(
+                queries.get("replay_page"),
+                {
+                    "topics": [self.topic],
+                    "since": str(since.snapshot),
+                    "until": str(until),
+                    "after_xid": str(after_xid),
+                    "after_id": after_id,
+                    "limit": limit,
+                },
+            )
+            return cur.fetchall()
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _origin_allowed(origin: str) -> bool:
+    host = urllib.parse.urlsplit(origin).hostname
+    if not host:
+        return False
+    return any(pattern == "*" or http.is_same_domain(host, pattern) for pattern in settings.ALLOWED_HOSTS)

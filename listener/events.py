@@ -1,0 +1,51 @@
+"""Events as they travel from the log to the sockets."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Literal, TypedDict
+
+
+class LogEvent:
+    """One row of the event log, with the cursor of the frame that carries it.
+
+    The frame is serialized once per event and shared by every socket it reaches.
+    """
+
+    def __init__(
+        self, id: int, xid: int, topics: list[str], type: str, payload_json: str, cursor: str
+    ) -> None:
+        self.id = id
+        self.xid = xid
+        self.topics = topics
+        self.type = type
+        self.payload_json = payload_json
+        self.cursor = cursor
+
+    @functools.cached_property
+    def kwargs(self) -> dict[str, Any]:
+        return json.loads(self.payload_json)
+
+    @functools.cached_property
+    def frame(self) -> str:
+        return '{"type": %s, "kwargs": %s, "cursor": %s}' % (
+            json.dumps(self.type),
+            self.payload_json,
+            json.dumps(self.cursor),
+        )
+
+    def __repr__(self) -> str:
+        return "<LogEvent %d xid=%d %s %s>" % (self.id, self.xid, self.type, self.topics)
+
+
+class EventMessage(TypedDict):
+    """What the channel layer hands to a plain Channels consumer for a logged event."""
+
+    type: Literal["realtime.event"]
+    event: LogEvent
+
+
+def frame(type: str, kwargs: dict[str, Any], cursor: str = "") -> str:
+    """A server-to-page frame that does not come from the log (e.g. ``resync_required``)."""
+    return json.dumps({"type": type, "kwargs": kwargs, "cursor": cursor})

@@ -1,0 +1,22 @@
+"""Errors raised by the listener app."""
+
+from __future__ import annotations
+
+
+class ListenerError(Exception):
+    """The real-time listener failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.__doc__)
+
+
+class InvalidCursor(ListenerError):
+    """The cursor is not one this server issued."""
+
+
+class CursorExpired(ListenerError):
+    """The cursor is older than the retained event log; the page must reload its data."""
+
+
+class ListenerUnavailable(ListenerError):
+    """The listener has no connection to Postgres."""

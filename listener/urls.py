@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from listener import views
+
+urlpatterns = [
+    path("health", views.health, name="health"),
+    path("metrics", views.metrics, name="metrics"),
+]

@@ -1,0 +1,136 @@
+"""The LISTEN loop: wake on NOTIFY, read the log in snapshot steps, hand events to a sink.
+
+One listener runs in every server process, on its own autocommit connection. NOTIFY only
+wakes it: what to deliver comes from the log, read as "committed after my last snapshot and
+visible now". After a dropped connection it reconnects and the same step catches up, so an
+outage delays events but never loses or repeats one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import logging
+import random
+import time
+
+import psycopg
+
+from listener import conf, connection, cursors, events, metrics, queries
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "realtime_events"
+
+Sink = collections.abc.Callable[[events.LogEvent], None]
+
+
+class Listener:
+    """Follows the event log of one database and passes each new event, in order, to a sink."""
+
+    def __init__(self, sink: Sink, since: cursors.Snapshot | None = None) -> None:
+        self.sink = sink
+        # The snapshot of the last step: every event it sees has been handed to the sink.
+        self.snapshot: cursors.Snapshot | None = since
+        self.ready = asyncio.Event()
+        self.connected = False
+        self.reconnects = 0
+        self.events_read = 0
+        self.last_wakeup: float | None = None
+        self.last_lag: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        self.loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self.run(), name="realtime-listener")
+        self._task.add_done_callback(self._log_exit)
+        return self._task
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._task = None
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    connection.listener_conninfo(), autocommit=True
+                ) as conn:
+                    await conn.execute("LISTEN %s" % CHANNEL)
+                    if self.snapshot is None:
+                        row = await (await conn.execute(queries.get("current_snapshot"))).fetchone()
+                        assert row is not None
+                        self.snapshot = cursors.Snapshot.parse(row[0])
+                    self.connected = True
+                    attempt = 0
+                    logger.info("listener connected, resuming after snapshot %s", self.snapshot)
+                    # LISTEN comes first, so a commit after this step still wakes the next one.
+                    await self.step(conn)
+                    self.ready.set()
+                    await self._follow(conn)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                self.connected = False
+                delay = random.uniform(
+                    0,
+                    min(
+                        conf.get("REALTIME_RECONNECT_CAP"),
+                        conf.get("REALTIME_RECONNECT_BASE") * 2**attempt,
+                    ),
+                )
+                attempt += 1
+                self.reconnects += 1
+                metrics.LISTENER_RECONNECTS.inc()
+                logger.warning(
+                    "listener connection lost (%s); reconnecting in %.2fs (attempt %d)",
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                    delay,
+                    attempt,
+                )
+                await asyncio.sleep(delay)
+            finally:
+                self.connected = False
+
+    async def _follow(self, conn: psycopg.AsyncConnection) -> None:
+        timeout = conf.get("REALTIME_POLL_INTERVAL")
+        while True:
+            # Any number of NOTIFYs (or none, at the poll interval) lead to one step.
+            async for _ in conn.notifies(timeout=timeout, stop_after=1):
+                pass
+            self.last_wakeup = time.time()
+            await self.step(conn)
+
+    async def step(self, conn: psycopg.AsyncConnection) -> int:
+        """Read the events committed since the last snapshot and dispatch them in order."""
+        assert self.snapshot is not None
+        cur = await conn.execute(queries.get("events_since"), {"since": str(self.snapshot)})
+        rows = await cur.fetchall()
+        now = cursors.Snapshot.parse(rows[0][0])
+        base = cursors.Cursor(self.snapshot)
+        count = 0
+        for _, event_id, xid_text, topics, event_type, payload in rows:
+            if event_id is None:
+                continue
+            xid = int(xid_text)
+            event = events.LogEvent(
+                event_id, xid, topics, event_type, payload, base.after(now, xid, event_id).encode()
+            )
+            count += 1
+            self.sink(event)
+        self.snapshot = now
+        self.events_read += count
+        metrics.EVENTS_READ.inc(count)
+        return count
+
+    def _log_exit(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("listener stopped on an unexpected error", exc_info=task.exception())

@@ -1,0 +1,32 @@
+"""ASGI entry point: Django for HTTP, the chat consumers for WebSockets, the listener alongside.
+
+Runs unchanged under daphne (the default) and uvicorn.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+# Django must be set up before the consumers (and their models) are imported.
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from chat import routing  # noqa: E402
+from listener import asgi as listener_asgi  # noqa: E402
+
+application = listener_asgi.with_listener(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns))
+            ),
+        }
+    )
+)

@@ -1,0 +1,88 @@
+"""Fixtures: real Postgres (pytest-django), the real ASGI app, the real listener."""
+
+from __future__ import annotations
+
+import collections.abc
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import connections
+from django.test import Client
+
+from chat import models
+from listener import service
+from project.asgi import application
+
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+
+# Connections opened in worker threads (database_sync_to_async) must not outlive a test, or
+# the test database cannot be dropped at the end of the run.
+settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+connections["default"].settings_dict["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(autouse=True)
+async def _stop_listener() -> collections.abc.AsyncIterator[None]:
+    """Each test runs in its own event loop; its listener must not outlive it."""
+    yield
+    await service.stop()
+
+
+def session_cookie(user: User) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return ("sessionid=%s" % client.cookies["sessionid"].value).encode()
+
+
+async def connect(
+    path: str, user: User | None = None, cursor: str | None = None, headers: list[Any] | None = None
+) -> tuple[WebsocketCommunicator, bool, int | None]:
+    """Open a socket as a browser page would: same-site Origin, the user's session cookie."""
+    if cursor is not None:
+        path = "%s?cursor=%s" % (path, cursor)
+    all_headers = [ORIGIN] if headers is None else list(headers)
+    if user is not None:
+        all_headers.append((b"cookie", await database_sync_to_async(session_cookie)(user)))
+    communicator = WebsocketCommunicator(application, path, headers=all_headers)
+    connected, code = await communicator.connect(timeout=10)
+    return communicator, connected, code
+
+
+async def frames(
+    communicator: WebsocketCommunicator, count: int, timeout: float = 10
+) -> list[dict[str, Any]]:
+    return [await communicator.receive_json_from(timeout=timeout) for _ in range(count)]
+
+
+async def close_code(communicator: WebsocketCommunicator, timeout: float = 10) -> int:
+    """The code the server closed with, skipping any frames sent before the close."""
+    while True:
+        message = await communicator.receive_output(timeout=timeout)
+        if message["type"] == "websocket.close":
+            return message.get("code", 1000)
+
+
+def sync(fn: collections.abc.Callable[..., Any]) -> collections.abc.Callable[..., Any]:
+    return database_sync_to_async(fn)
+
+
+@pytest.fixture
+def people(transactional_db: None) -> dict[str, User]:
+    make = User.objects.create_user
+    return {
+        "owner": make("olivia", password="pw", first_name="Olivia"),
+        "member": make("mo", password="pw", first_name="Mo"),
+        "outsider": make("otto", password="pw", first_name="Otto"),
+        "other": make("oscar", password="pw", first_name="Oscar"),
+    }
+
+
+@pytest.fixture
+def room(people: dict[str, User]) -> models.ChatRoom:
+    created = models.ChatRoom.objects.create(owner=people["owner"], title="Lobby")
+    created.member_set.add(people["member"])
+    return created

@@ -1,0 +1,108 @@
+"""Real daphne processes serving the project against the test database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+from django.db import connections
+from psycopg import conninfo
+
+
+def database_url() -> str:
+    """A libpq URL for the test database that pytest-django created."""
+    params = connections["default"].settings_dict
+    info = conninfo.make_conninfo(
+        **{
+            k: v
+            for k, v in {
+                "dbname": params["NAME"],
+                "user": params.get("USER"),
+                "password": params.get("PASSWORD"),
+                "host": params.get("HOST"),
+                "port": params.get("PORT"),
+            }.items()
+            if v
+        }
+    )
+    return "postgresql:///?" + "&".join("%s=%s" % (k, v) for k, v in conninfo.conninfo_to_dict(info).items())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One daphne process on a loopback port."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+        self.process = process
+        self.port = port
+
+    @property
+    def http(self) -> str:
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def ws(self) -> str:
+        return "ws://127.0.0.1:%d" % self.port
+
+
+@contextlib.contextmanager
+def daphne(count: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[list[Server]]:
+    """Start ``count`` daphne processes and wait until each answers ``/health``."""
+    env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_DEBUG="0", **(extra_env or {}))
+    servers = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "project.asgi:application",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL if os.environ.get("REALTIME_TEST_QUIET", "1") == "1" else None,
+            )
+            servers.append(Server(process, port))
+        for server in servers:
+            _wait_until_up(server)
+        yield servers
+    finally:
+        for server in servers:
+            server.process.terminate()
+        for server in servers:
+            try:
+                server.process.wait(10)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+
+
+def _wait_until_up(server: Server, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError("daphne exited with %s" % server.process.returncode)
+        try:
+            with urllib.request.urlopen(server.http + "/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("daphne on port %d did not come up" % server.port)
