@@ -72,6 +72,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if os.environ.get("DJANGO_TEST_DATABASE"):
+    # Lets several test runs share one server without sharing a test database.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DJANGO_TEST_DATABASE"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The only channel layer: in-process fan-out, Postgres as the bus between processes.
