@@ -8,30 +8,29 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
-from django.db import connections
 from psycopg import conninfo
+
+from listener import connection
 
 
 def database_url() -> str:
     """A libpq URL for the test database that pytest-django created."""
-    params = connections["default"].settings_dict
-    info = conninfo.make_conninfo(
-        **{
-            k: v
-            for k, v in {
-                "dbname": params["NAME"],
-                "user": params.get("USER"),
-                "password": params.get("PASSWORD"),
-                "host": params.get("HOST"),
-                "port": params.get("PORT"),
-            }.items()
-            if v
-        }
-    )
-    return "postgresql:///?" + "&".join("%s=%s" % (k, v) for k, v in conninfo.conninfo_to_dict(info).items())
+    params = conninfo.conninfo_to_dict(connection.django_conninfo())
+    user = urllib.parse.quote(params.pop("user", ""))
+    password = urllib.parse.quote(params.pop("password", ""))
+    dbname = urllib.parse.quote(params.pop("dbname"))
+    host = params.pop("host", "")
+    if host.startswith("/"):
+        params["host"] = host  # a Unix socket folder travels as a query parameter
+        host = ""
+    port = params.pop("port", "")
+    netloc = "%s%s@%s%s" % (user, ":" + password if password else "", host, ":" + port if port else "")
+    query = urllib.parse.urlencode(params)
+    return "postgresql://%s/%s%s" % (netloc, dbname, "?" + query if query else "")
 
 
 def free_port() -> int:
