@@ -21,6 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "REALTIME_REPLAY_PAGE": 500,
     # How long a connecting socket waits for this process's listener before closing with 4503.
     "REALTIME_LISTENER_READY_TIMEOUT": 10.0,
+    # Open sockets one user may hold in one server process; the newest beyond it is closed with
+    # 4429. None: no cap.
+    "REALTIME_MAX_SOCKETS_PER_USER": 20,
     # Default age for `manage.py prune_events`.
     "REALTIME_RETENTION": "7d",
 }

@@ -36,6 +36,8 @@ class Code(enum.IntEnum):
     NOT_LOGGED_IN = 4401
     FORBIDDEN = 4403
     NOT_FOUND = 4404
+    # More open sockets than REALTIME_MAX_SOCKETS_PER_USER in this process: the newest is refused.
+    TOO_MANY_SOCKETS = 4429
     # Resumable: reconnect with the cursor of the last frame handled.
     TOO_SLOW = 4008
     UNAVAILABLE = 4503
@@ -110,6 +112,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await service.ready()
         except exceptions.ListenerUnavailable:
             await self._refuse(Close(Code.UNAVAILABLE, "real-time service unavailable, retry"))
+            return
+        if self._over_cap():
+            await self._refuse(Close(Code.TOO_MANY_SOCKETS, "too many open sockets"))
             return
         self._join()
         refusal, until, pruned_below = await self._open()
@@ -210,6 +215,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            metrics.observe_backlog(len(self._frames))
             while self._frames:
                 await self.base_send({"type": "websocket.send", "text": self._frames.popleft()})
                 metrics.FRAMES_SENT.inc()
@@ -252,6 +258,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if session is not None and session.session_key:
             groups.append("session_%s" % hashlib.md5(session.session_key.encode()).hexdigest())
         return list(dict.fromkeys(groups))
+
+    def _over_cap(self) -> bool:
+        # Every socket of a user is in the group user_<id>; no await between this and `_join`.
+        cap = conf.get("REALTIME_MAX_SOCKETS_PER_USER")
+        return cap is not None and service.channel_layer().members("user_%s" % self.user_id) >= cap
 
     def _join(self) -> None:
         layer = service.channel_layer()

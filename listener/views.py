@@ -5,12 +5,14 @@ from __future__ import annotations
 import collections.abc
 import functools
 import ipaddress
+import os
+import time
 from typing import Any
 
 import prometheus_client
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from listener import metrics as metrics_module
 from listener import service
 
 
@@ -22,7 +24,7 @@ def _operators_only(
     @functools.wraps(view)
     async def wrapper(request: HttpRequest) -> HttpResponse:
         if not _is_loopback(request.META.get("REMOTE_ADDR", "")):
-            user = await sync_to_async(lambda: request.user)()
+            user = await request.auser()
             if not (user.is_authenticated and user.is_staff):
                 return JsonResponse({"error": "operators only"}, status=403)
         return await view(request)
@@ -39,22 +41,34 @@ def _is_loopback(address: str) -> bool:
 
 @_operators_only
 async def health(request: HttpRequest) -> HttpResponse:
+    """This process: its listener, its sockets; 200 while the listener is connected, else 503."""
     running = service.ensure_started()
-    layer = service.channel_layer()
+    sockets = service.channel_layer().sockets_by_topic_kind()
     body: dict[str, Any] = {
+        "pid": os.getpid(),
         "listener": {
             "connected": running.connected,
             "last_wakeup": running.last_wakeup,
+            "seconds_since_wakeup": None
+            if running.last_wakeup is None
+            else time.time() - running.last_wakeup,
+            "last_lag_seconds": running.last_lag,
             "reconnects": running.reconnects,
             "events_read": running.events_read,
         },
-        "sockets": layer.sockets_by_topic_kind(),
+        "sockets": {"open": sum(sockets.values()), "by_topic_kind": sockets},
+        "backlog_high_water": metrics_module.backlog_high_water(),
     }
     return JsonResponse(body, status=200 if running.connected else 503)
 
 
 @_operators_only
 async def metrics(request: HttpRequest) -> HttpResponse:
+    running = service.ensure_started()
+    metrics_module.LISTENER_CONNECTED.set(1 if running.connected else 0)
+    sockets = service.channel_layer().sockets_by_topic_kind()
+    for kind in {*sockets, "room", "user"}:
+        metrics_module.SOCKETS_OPEN.labels(kind).set(sockets.get(kind, 0))
     return HttpResponse(
         prometheus_client.generate_latest(), content_type=prometheus_client.CONTENT_TYPE_LATEST
     )

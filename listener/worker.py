@@ -117,9 +117,13 @@ class Listener:
         now = cursors.Snapshot.parse(rows[0][0])
         base = cursors.Cursor(self.snapshot)
         count = 0
-        for _, event_id, xid_text, topics, event_type, payload in rows:
+        worst = 0.0
+        for _, event_id, xid_text, topics, event_type, payload, created in rows:
             if event_id is None:
                 continue
+            # Commit-to-dispatch lag, from the writing transaction's start (the row's `created`).
+            self.last_lag = time.time() - created
+            worst = max(worst, self.last_lag)
             xid = int(xid_text)
             event = events.LogEvent(
                 event_id, xid, topics, event_type, payload, base.after(now, xid, event_id).encode()
@@ -127,6 +131,8 @@ class Listener:
             count += 1
             self.sink(event)
         self.snapshot = now
+        if count:
+            metrics.DISPATCH_LAG.observe(worst)
         self.events_read += count
         metrics.EVENTS_READ.inc(count)
         return count

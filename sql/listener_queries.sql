@@ -9,7 +9,8 @@ SELECT pg_current_snapshot()::text AS snapshot;
 -- together with the statement's own snapshot (the next step starts from it). With no new
 -- events it still returns one row, carrying the snapshot.
 WITH now AS (SELECT pg_current_snapshot() AS snapshot)
-SELECT now.snapshot::text AS snapshot, e.id, e.xid::text AS xid, e.topics, e.type, e.payload::text AS payload
+SELECT now.snapshot::text AS snapshot, e.id, e.xid::text AS xid, e.topics, e.type, e.payload::text AS payload,
+    extract(epoch FROM e.created)::float8 AS created
 FROM now
 LEFT JOIN listener_event e
     ON e.xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
