@@ -61,6 +61,14 @@ class Close:
 
 Decision = Verdict | Close
 
+# Which close reason wins when several arrive before the socket is closed.
+_PRECEDENCE = {
+    Code.TOO_SLOW: 0,
+    Code.FORBIDDEN: 1,
+    Code.NOT_LOGGED_IN: 2,
+    Code.NOT_FOUND: 3,
+}
+
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
     """A page's socket on one topic, resumable from a cursor."""
@@ -184,6 +192,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     def _consider(self, event: events.LogEvent) -> None:
         if self._closing is not None:
+            # One transaction can carry several reasons (deleting a room first removes its
+            # members): the close code names the most fundamental one.
+            decision = self.decide(event)
+            if isinstance(decision, Close) and _PRECEDENCE.get(decision.code, 0) > _PRECEDENCE.get(
+                self._closing.code, 0
+            ):
+                self._closing = dataclasses.replace(decision, send_first=False)
             return
         decision = self.decide(event)
         if decision is Verdict.SKIP:
