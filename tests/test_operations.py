@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from django.contrib.auth.models import User
+from django.core import management
+from django.db import connection
 from django.test import AsyncClient, Client
 
 from chat import models
-from listener import service
+from listener import cursors, service
+from tests import servers
 from tests.conftest import connect, frames, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,3 +90,119 @@ def test_operator_endpoints_refuse_remote_strangers(people, path):
     operator.force_login(User.objects.create_user("stella", password="pw", is_staff=True))
     # Each sync request runs in a loop of its own, so the listener may not be up yet: 503.
     assert operator.get(path).status_code in {200, 503}
+
+
+def _check(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    try:
+        management.call_command("realtime_check", *args, stdout=out)
+    except management.CommandError as exc:
+        return 1, out.getvalue() + str(exc)
+    return 0, out.getvalue()
+
+
+def test_realtime_check_passes_on_a_migrated_database(transactional_db):
+    code, out = _check()
+    assert code == 0, out
+    assert "emit_message_created" in out and "session_ended" in out
+    assert "LISTEN/NOTIFY round trip" in out
+    assert "notification queue usage" in out and "event log:" in out
+
+
+def test_realtime_check_fails_when_a_trigger_is_disabled(transactional_db):
+    with connection.cursor() as cur:
+        cur.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'pgtrigger_emit_message_created_%'")
+        (name,) = cur.fetchone()
+        cur.execute('ALTER TABLE chat_chatmessage DISABLE TRIGGER "%s"' % name)
+    try:
+        code, out = _check("--quiet")
+        assert code == 1
+        assert "%s on chat_chatmessage is DISABLED" % name in out
+    finally:
+        with connection.cursor() as cur:
+            cur.execute('ALTER TABLE chat_chatmessage ENABLE TRIGGER "%s"' % name)
+    assert _check()[0] == 0
+
+
+def test_realtime_check_fails_when_a_function_is_missing(transactional_db):
+    with connection.cursor() as cur:
+        cur.execute(
+            "ALTER FUNCTION realtime_join_request_payload_v1 RENAME TO realtime_join_request_payload_gone"
+        )
+    try:
+        code, out = _check("--quiet")
+        assert code == 1 and "realtime_join_request_payload_v1 is missing" in out
+    finally:
+        with connection.cursor() as cur:
+            cur.execute(
+                "ALTER FUNCTION realtime_join_request_payload_gone RENAME TO realtime_join_request_payload_v1"
+            )
+
+
+def test_realtime_check_fails_when_listen_cannot_connect(transactional_db, settings):
+    settings.REALTIME_LISTENER_DATABASE_URL = "postgresql://nobody@127.0.0.1:1/nothing"
+    code, out = _check("--quiet", "--timeout", "1")
+    assert code == 1 and "cannot connect or LISTEN" in out
+
+
+def test_realtime_check_warns_about_pgbouncer_port(transactional_db, settings):
+    settings.REALTIME_LISTENER_DATABASE_URL = "postgresql://app@127.0.0.1:6432/app?connect_timeout=1"
+    code, out = _check("--quiet", "--timeout", "1")
+    assert code == 1 and "PgBouncer" in out and "REALTIME_LISTENER_DATABASE_URL" in out
+
+
+def _listen(*args: str) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "listen", "--timeout", "30", *args],
+        env=dict(os.environ, DATABASE_URL=servers.database_url()),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("listening"):
+            return process
+    raise AssertionError("listen exited: %s" % process.wait())
+
+
+def test_listen_prints_one_line_per_matching_event(people, room):
+    process = _listen("--topic", "room_*", "--type", "chat_message_*", "--max-events", "2")
+    models.ChatRoomJoinRequest.objects.create(user=people["outsider"], room=room)
+    first = models.ChatMessage.objects.create(room=room, sender=people["owner"], message="one")
+    models.ChatMessage.objects.filter(pk=first.pk).update(message="uno")
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    lines = out.splitlines()
+    assert len(lines) == 2, out
+    assert (
+        "live room_%d chat_message_created id=%d room=%d sender=%d"
+        % (
+            room.id,
+            first.id,
+            room.id,
+            people["owner"].id,
+        )
+        in lines[0]
+    )
+    assert "chat_message_updated" in lines[1] and "lag=" in lines[1]
+
+
+def test_listen_since_a_cursor_replays_the_log_then_follows(people, room):
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_current_snapshot()::text")
+        cursor = cursors.Cursor(cursors.Snapshot.parse(cur.fetchone()[0])).encode()
+    models.ChatMessage.objects.create(room=room, sender=people["owner"], message="before")
+    process = _listen("--since", cursor, "--topic", "room_%d" % room.id, "--max-events", "2")
+    models.ChatMessage.objects.create(room=room, sender=people["owner"], message="after")
+    out, _ = process.communicate(timeout=30)
+    lines = out.splitlines()
+    assert [line.split()[1:3] for line in lines] == [
+        ["replay", "room_%d" % room.id],
+        ["live", "room_%d" % room.id],
+    ]
+
+
+def test_listen_refuses_a_bad_cursor(transactional_db):
+    with pytest.raises(management.CommandError, match="--since"):
+        management.call_command("listen", "--since", "garbage", "--timeout", "1")
