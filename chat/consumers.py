@@ -96,4 +96,4 @@ class UnknownTopicConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         await self.accept()
-        await self.close(code=Code.NOT_FOUND, reason="no such topic")
+        await self.close(code=int(Code.NOT_FOUND), reason="no such topic")

@@ -242,11 +242,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._detach()
         await self.accept()
         logger.info("socket refused user=%s topic=%s code=%d", self.user_id, self.topic, close.code)
-        await self.close(code=close.code, reason=close.reason)
+        await self.close(code=int(close.code), reason=close.reason)
 
     async def _close_now(self, close: Close) -> None:
         self._detach()
-        await self.close(code=close.code, reason=close.reason)
+        await self.close(code=int(close.code), reason=close.reason)
 
     # Joining and resuming -----------------------------------------------------------------
 
