@@ -1,3 +1,21 @@
+"""The chat's pages and the POST endpoints they call."""
+
 from __future__ import annotations
 
-urlpatterns: list[object] = []
+from django.urls import path
+
+from chat import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("rooms/", views.create_room, name="create_room"),
+    path("rooms/join/", views.join_by_code, name="join_by_code"),
+    path("rooms/<int:room_id>/", views.room, name="room"),
+    path("rooms/<int:room_id>/messages/", views.post_message, name="post_message"),
+    path(
+        "rooms/<int:room_id>/requests/<int:request_id>/<str:decision>/",
+        views.decide_request,
+        name="decide_request",
+    ),
+]

@@ -1,0 +1,178 @@
+// The room page: messages, members and (for the owner) the waiting list, kept live.
+import { postForm, shortTime, showState, subscribe } from "./sockets.js";
+
+const main = document.getElementById("main");
+const roomId = main.dataset.room;
+const list = document.getElementById("messages");
+const noMessages = document.getElementById("no-messages");
+const members = document.getElementById("members");
+const waiting = document.getElementById("waiting");
+const noWaiting = document.getElementById("no-waiting");
+const form = document.getElementById("post-form");
+const input = form.querySelector("input[name=message]");
+const postError = document.getElementById("post-error");
+const indicator = document.getElementById("connection");
+const gone = document.getElementById("gone");
+
+for (const time of list.querySelectorAll("time[datetime]")) time.textContent = shortTime(time.dateTime);
+scrollToEnd(true);
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function nearBottom() {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+}
+
+function scrollToEnd(force) {
+  if (force || nearBottom()) list.scrollTop = list.scrollHeight;
+}
+
+function fillMessage(item, kwargs) {
+  item.replaceChildren(
+    el("span", "sender", kwargs.sender.username),
+    Object.assign(el("time", "", shortTime(kwargs.posted)), { dateTime: kwargs.posted }),
+    el("p", "text", kwargs.message),
+  );
+}
+
+function messageItem(id) {
+  return list.querySelector(`li[data-message="${CSS.escape(id)}"]`);
+}
+
+function upsertMessage(kwargs) {
+  const stick = nearBottom();
+  let item = messageItem(kwargs.id);
+  if (!item) {
+    item = el("li");
+    item.dataset.message = kwargs.id;
+    list.append(item);
+  }
+  fillMessage(item, kwargs);
+  noMessages.hidden = true;
+  if (stick || kwargs.sender.id === main.dataset.me) scrollToEnd(true);
+}
+
+function addMember(user) {
+  if (members.querySelector(`li[data-user="${CSS.escape(user.id)}"]`)) return;
+  const item = el("li", "", user.username);
+  item.dataset.user = user.id;
+  const after = [...members.children].find((li) => li.textContent.localeCompare(user.username) > 0);
+  members.insertBefore(item, after || null);
+}
+
+function removeMember(user) {
+  members.querySelector(`li[data-user="${CSS.escape(user.id)}"]`)?.remove();
+}
+
+function decideForm(requestId, decision, label, className) {
+  const decide = el("form", "inline decide");
+  decide.method = "post";
+  decide.action = `/rooms/${roomId}/requests/${requestId}/${decision}/`;
+  const token = el("input");
+  token.type = "hidden";
+  token.name = "csrfmiddlewaretoken";
+  token.value = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  const button = el("button", className, label);
+  button.type = "submit";
+  decide.append(token, button);
+  return decide;
+}
+
+function addWaiting(kwargs) {
+  if (!waiting || waiting.querySelector(`li[data-request="${CSS.escape(kwargs.id)}"]`)) return;
+  const who = kwargs.requesting_user || { username: "user " + kwargs.user };
+  const item = el("li");
+  item.dataset.request = kwargs.id;
+  const name = el("span", "name", who.username);
+  const full = [who.first_name, who.last_name].filter(Boolean).join(" ");
+  if (full) name.append(" ", el("small", "", `(${full})`));
+  const actions = el("span", "actions");
+  actions.append(decideForm(kwargs.id, "admit", "Admit"), decideForm(kwargs.id, "deny", "Deny", "secondary"));
+  item.append(name, actions);
+  waiting.append(item);
+  noWaiting.hidden = true;
+}
+
+function removeWaiting(id) {
+  if (!waiting) return;
+  waiting.querySelector(`li[data-request="${CSS.escape(id)}"]`)?.remove();
+  noWaiting.hidden = waiting.children.length > 0;
+}
+
+function noAccess(text) {
+  gone.textContent = text;
+  gone.hidden = false;
+  for (const control of form.elements) control.disabled = true;
+  for (const control of document.querySelectorAll(".decide button")) control.disabled = true;
+}
+
+const handlers = {
+  chat_message_created: upsertMessage,
+  chat_message_updated: upsertMessage,
+  chat_message_deleted(kwargs) {
+    messageItem(kwargs.id)?.remove();
+    noMessages.hidden = list.children.length > 0;
+  },
+  did_alter_membership(kwargs) {
+    if (kwargs.action === "join") addMember(kwargs.user);
+    else removeMember(kwargs.user);
+  },
+  did_alter_join_request(kwargs) {
+    if (kwargs.action === "create") addWaiting(kwargs);
+    else removeWaiting(kwargs.id);
+  },
+};
+
+subscribe({
+  path: main.dataset.socket,
+  cursor: main.dataset.cursor,
+  handlers,
+  onState: (state) => showState(indicator, state),
+  onStop(why) {
+    if (why === "forbidden") noAccess("You no longer have access to this room.");
+    else if (why === "gone") noAccess("This room no longer exists.");
+  },
+});
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (!text) return;
+  const data = new FormData(form);
+  data.set("message", text);
+  postError.hidden = true;
+  form.querySelector("button").disabled = true;
+  try {
+    // The message appears when its event arrives, like everyone else's: no optimistic copy.
+    const { ok, body } = await postForm(form, data);
+    if (ok) input.value = "";
+    else {
+      postError.textContent = body.message || "Could not send.";
+      postError.hidden = false;
+    }
+  } catch {
+    postError.textContent = "Could not reach the server; your message was not sent.";
+    postError.hidden = false;
+  } finally {
+    form.querySelector("button").disabled = false;
+    input.focus();
+  }
+});
+
+document.addEventListener("submit", async (event) => {
+  const decide = event.target;
+  if (!decide.classList?.contains("decide")) return;
+  event.preventDefault();
+  for (const button of decide.closest("li").querySelectorAll("button")) button.disabled = true;
+  // The request leaves the list when its admit/deny event arrives, from whichever tab decided.
+  const { ok, status } = await postForm(decide).catch(() => ({ ok: false, status: 0 }));
+  if (!ok && status !== 409) {
+    for (const button of decide.closest("li")?.querySelectorAll("button") ?? []) button.disabled = false;
+  }
+});
+

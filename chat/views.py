@@ -1,0 +1,210 @@
+"""The chat's pages (home, room, sign-up) and the POST endpoints they call.
+
+Pages read their data and their cursor in one snapshot (``listener.pages.consistent_read``), so
+the socket they open replays exactly what happened after the render. Writes return JSON to
+``fetch()`` callers and redirect otherwise; the page learns the outcome from the event stream,
+like every other page, so nothing is shown twice.
+"""
+
+from __future__ import annotations
+
+from django.contrib import auth, messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from chat import forms, models
+from listener import pages
+
+# The room page shows this many of the latest messages; older ones are not paged in.
+ROOM_HISTORY = 100
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _done(request: HttpRequest, status: int, text: str, to: str, **extra: object) -> HttpResponse:
+    """JSON for fetch() callers, a flash message and a redirect for plain form posts."""
+    if _wants_json(request):
+        return JsonResponse({"ok": status < 400, "message": text, **extra}, status=status)
+    (messages.success if status < 400 else messages.error)(request, text)
+    return redirect(to)
+
+
+def _room_for_member(user_id: int, room_id: int) -> models.ChatRoom:
+    room = get_object_or_404(models.ChatRoom.objects.select_related("owner"), pk=room_id)
+    if room.owner_id != user_id and not room.member_set.filter(pk=user_id).exists():
+        raise PermissionDenied("You are not a member of this room.")
+    return room
+
+
+@login_required
+@require_http_methods(["GET"])
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    with pages.consistent_read() as cursor:
+        owned = list(models.ChatRoom.objects.filter(owner=user).order_by("title", "id"))
+        joined = list(
+            models.ChatRoom.objects.filter(member_set=user).exclude(owner=user).order_by("title", "id")
+        )
+        join_requests = list(
+            models.ChatRoomJoinRequest.objects.filter(user=user).select_related("room").order_by("-created")
+        )
+    return render(
+        request,
+        "chat/home.html",
+        {
+            "cursor": cursor,
+            "owned": owned,
+            "joined": joined,
+            "join_requests": join_requests,
+            "room_form": forms.RoomForm(),
+            "join_form": forms.JoinCodeForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def create_room(request: HttpRequest) -> HttpResponse:
+    form = forms.RoomForm(request.POST)
+    if not form.is_valid():
+        return _done(request, 400, "A room needs a title of at most 50 characters.", reverse("home"))
+    room = form.save(commit=False)
+    room.owner = request.user
+    room.save()
+    return _done(
+        request,
+        201,
+        "Created %s. Share its join code: %s" % (room.title, room.join_code),
+        reverse("room", args=[room.id]),
+        room={"id": str(room.id), "title": room.title, "join_code": room.join_code},
+    )
+
+
+@login_required
+@require_POST
+def join_by_code(request: HttpRequest) -> HttpResponse:
+    form = forms.JoinCodeForm(request.POST)
+    home_url = reverse("home")
+    if not form.is_valid():
+        return _done(request, 400, "Enter the room's join code.", home_url)
+    user = request.user
+    room = models.ChatRoom.objects.filter(join_code=form.cleaned_data["code"]).first()
+    if room is None:
+        return _done(request, 404, "No room has that join code.", home_url)
+    if room.owner_id == user.id:
+        return _done(request, 409, "You own %s already." % room.title, home_url)
+    if room.member_set.filter(pk=user.id).exists():
+        return _done(request, 409, "You are already a member of %s." % room.title, home_url)
+    try:
+        with transaction.atomic():
+            join_request = models.ChatRoomJoinRequest.objects.create(user=user, room=room)
+    except IntegrityError:
+        # The partial unique index: one pending request per user and room.
+        return _done(
+            request,
+            409,
+            "You already asked to join %s; the owner has not decided yet." % room.title,
+            home_url,
+        )
+    return _done(
+        request,
+        201,
+        "Asked to join %s. The owner will decide." % room.title,
+        home_url,
+        id=str(join_request.id),
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def room(request: HttpRequest, room_id: int) -> HttpResponse:
+    user = request.user
+    with pages.consistent_read() as cursor:
+        chat_room = _room_for_member(user.id, room_id)
+        history = list(
+            models.ChatMessage.objects.filter(room=chat_room)
+            .select_related("sender")
+            .order_by("-posted", "-id")[:ROOM_HISTORY]
+        )
+        members = list(chat_room.member_set.order_by("username"))
+        is_owner = chat_room.owner_id == user.id
+        waiting = (
+            list(
+                models.ChatRoomJoinRequest.objects.filter(
+                    room=chat_room, status=models.ChatRoomJoinRequest.Status.PENDING
+                )
+                .select_related("user")
+                .order_by("created", "id")
+            )
+            if is_owner
+            else []
+        )
+    history.reverse()
+    return render(
+        request,
+        "chat/room.html",
+        {
+            "cursor": cursor,
+            "room": chat_room,
+            "chat_messages": history,
+            "members": members,
+            "is_owner": is_owner,
+            "waiting": waiting,
+            "message_form": forms.MessageForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def post_message(request: HttpRequest, room_id: int) -> HttpResponse:
+    chat_room = _room_for_member(request.user.id, room_id)
+    room_url = reverse("room", args=[chat_room.id])
+    form = forms.MessageForm(request.POST)
+    if not form.is_valid():
+        return _done(request, 400, "A message is 1 to 200 characters.", room_url)
+    message = models.ChatMessage.objects.create(
+        room=chat_room, sender=request.user, message=form.cleaned_data["message"]
+    )
+    return _done(request, 201, "Posted.", room_url, id=str(message.id))
+
+
+@login_required
+@require_POST
+def decide_request(request: HttpRequest, room_id: int, request_id: int, decision: str) -> HttpResponse:
+    if decision not in {"admit", "deny"}:
+        raise Http404("Decide with admit or deny.")
+    chat_room = get_object_or_404(models.ChatRoom, pk=room_id)
+    if chat_room.owner_id != request.user.id:
+        raise PermissionDenied("Only the room's owner decides join requests.")
+    Status = models.ChatRoomJoinRequest.Status
+    status = Status.ADMITTED if decision == "admit" else Status.DENIED
+    room_url = reverse("room", args=[chat_room.id])
+    # Only a pending request is decided, so two tabs (or the admin) deciding at once agree.
+    decided = models.ChatRoomJoinRequest.objects.filter(
+        Q(pk=request_id) & Q(room=chat_room) & Q(status=Status.PENDING)
+    ).update(status=status, decided=timezone.now())
+    if not decided:
+        return _done(request, 409, "That request was already decided.", room_url)
+    return _done(request, 200, "Request %s." % status.label.lower(), room_url)
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = forms.SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        auth.login(request, user)
+        return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})
