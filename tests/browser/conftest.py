@@ -57,7 +57,9 @@ async def browser() -> collections.abc.AsyncIterator[async_api.Browser]:
             await launched.close()
 
 
-async def logged_in(browser: async_api.Browser, server: servers.Server, username: str) -> async_api.Page:
+async def logged_in(
+    browser: async_api.Browser, server: servers.Server, username: str, password: str = PASSWORD
+) -> async_api.Page:
     """A page in a fresh browser context (its own cookies), logged in through the login form."""
     context = await browser.new_context(base_url=server.http)
     context.set_default_timeout(WAIT_MS)
@@ -66,7 +68,7 @@ async def logged_in(browser: async_api.Browser, server: servers.Server, username
     page.on("pageerror", lambda error: print("[%s] page error: %s" % (username, error), file=sys.stderr))
     await page.goto("/accounts/login/")
     await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Log in").click()
     await page.wait_for_url(server.http + "/")
     return page
