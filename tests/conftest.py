@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections.abc
 from typing import Any
 
+import psycopg
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -14,7 +15,7 @@ from django.db import connections
 from django.test import Client
 
 from chat import models
-from listener import service
+from listener import connection, service
 from project.asgi import application
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
@@ -23,6 +24,17 @@ ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 # the test database cannot be dropped at the end of the run.
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 connections["default"].settings_dict["CONN_MAX_AGE"] = 0
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> collections.abc.Iterator[None]:
+    """Before the test database is dropped, end the sessions that worker threads left open."""
+    yield
+    with django_db_blocker.unblock(), psycopg.connect(connection.django_conninfo(), autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,77 @@
+"""A page that reads slower than events arrive is closed with 4008 and resumes exactly."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from chat import models
+from project.asgi import application
+from tests.conftest import ORIGIN, close_code, connect, frames, session_cookie, sync
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class StalledNetwork:
+    """Wraps the app so that frames to the page block until ``flowing`` is set, like a full TCP window."""
+
+    def __init__(self) -> None:
+        self.flowing = asyncio.Event()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def slow_send(message: dict[str, Any]) -> None:
+            if message["type"] == "websocket.send":
+                await self.flowing.wait()
+            await send(message)
+
+        await application(scope, receive, slow_send)
+
+
+async def test_slow_page_is_closed_resumably_and_resumes_without_gaps(settings, people, room):
+    settings.REALTIME_SOCKET_BACKLOG = 5
+    network = StalledNetwork()
+    cookie = await database_sync_to_async(session_cookie)(people["member"])
+    slow = WebsocketCommunicator(network, "/ws/room/%d" % room.id, headers=[ORIGIN, (b"cookie", cookie)])
+    assert (await slow.connect(timeout=10))[0]
+    fast, _, _ = await connect("/ws/room/%d" % room.id, people["owner"])
+
+    await sync(models.ChatMessage.objects.create)(room=room, sender=people["owner"], message="first")
+    # The first frame is stuck in the network; the socket's own backlog then fills up.
+    first_fast = (await frames(fast, 1))[0]
+    for i in range(10):
+        await sync(models.ChatMessage.objects.create)(room=room, sender=people["owner"], message="m%d" % i)
+        await frames(fast, 1)
+    network.flowing.set()
+    received = []
+    while True:
+        message = await slow.receive_output(timeout=10)
+        if message["type"] == "websocket.close":
+            assert message["code"] == 4008
+            break
+        received.append(message["text"])
+    # The fast page was never held back by the slow one.
+    assert first_fast["kwargs"]["message"] == "first"
+
+    import json
+
+    handled = [json.loads(text) for text in received]
+    resume_from = handled[-1]["cursor"] if handled else None
+    again, _, _ = await connect("/ws/room/%d" % room.id, people["member"], cursor=resume_from)
+    rest = await frames(again, 11 - len(handled))
+    got = [f["kwargs"]["message"] for f in handled + rest]
+    assert got == ["first"] + ["m%d" % i for i in range(10)]
+    assert await again.receive_nothing(timeout=0.3)
+    for communicator in (fast, again):
+        await communicator.disconnect()
+
+
+async def test_listener_down_refuses_new_sockets_resumably(settings, people, room):
+    settings.REALTIME_LISTENER_DATABASE_URL = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"
+    settings.REALTIME_LISTENER_READY_TIMEOUT = 0.5
+    communicator, connected, _ = await connect("/ws/room/%d" % room.id, people["member"])
+    assert connected
+    assert await close_code(communicator) == 4503
