@@ -55,9 +55,17 @@ class Server:
         return "ws://127.0.0.1:%d" % self.port
 
 
+DAPHNE = ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "project.asgi:application"]
+UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--ws", "websockets-sansio"]
+UVICORN += ["--lifespan", "on", "project.asgi:application"]
+
+
 @contextlib.contextmanager
-def daphne(count: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[list[Server]]:
-    """Start ``count`` daphne processes and wait until each answers ``/health``."""
+def daphne(
+    count: int = 1, extra_env: dict[str, str] | None = None, command: list[str] = DAPHNE
+) -> Iterator[list[Server]]:
+    """Start ``count`` server processes (daphne unless told otherwise) and wait until each
+    answers ``/health``."""
     env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_DEBUG="0", **(extra_env or {}))
     servers = []
     try:
