@@ -89,12 +89,21 @@ async def test_raw_sql_and_admin_writes_appear_live(people, room, server, browse
         )
     texts = owner.locator("#messages li .text")
     await expect(texts).to_have_text(["first", "written in psql"])
+    async with await psycopg.AsyncConnection.connect(servers.database_url(), autocommit=True) as conn:
+        await conn.execute("UPDATE chat_chatmessage SET message = 'edited in psql' WHERE message = 'first'")
+        await conn.execute(
+            "INSERT INTO chat_chatmessage (room_id, sender_id, message) VALUES (%s, %s, 'doomed')",
+            (room.id, people["owner"].id),
+        )
+        await expect(texts).to_have_text(["edited in psql", "written in psql", "doomed"])
+        await conn.execute("DELETE FROM chat_chatmessage WHERE message = 'doomed'")
+    await expect(texts).to_have_text(["edited in psql", "written in psql"])
 
     staff = await logged_in(browser, server, "sam")
     await staff.goto("/admin/chat/chatmessage/%d/change/" % first.id)
-    await staff.locator("#id_message").fill("first, edited in the admin")
+    await staff.locator("#id_message").fill("edited in the admin")
     await staff.get_by_role("button", name="Save", exact=True).click()
-    await expect(texts).to_have_text(["first, edited in the admin", "written in psql"])
+    await expect(texts).to_have_text(["edited in the admin", "written in psql"])
 
     await staff.goto("/admin/chat/chatroomjoinrequest/%d/change/" % join_request.id)
     await staff.locator("#id_status").select_option("admitted")
