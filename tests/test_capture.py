@@ -142,3 +142,16 @@ def test_denying_never_makes_a_member_and_duplicates_are_refused(people, room):
     assert not room.member_set.filter(pk=people["outsider"].pk).exists()
     # Decided requests do not block a new one.
     models.ChatRoomJoinRequest.objects.create(user=people["outsider"], room=room)
+
+
+async def test_group_send_from_user_code_goes_through_the_log(member_socket, people, room):
+    """The channel layer's group_send reaches every process's sockets, with a cursor, like a trigger."""
+    from channels.layers import get_channel_layer
+
+    await get_channel_layer().group_send(
+        "room_%d" % room.id, {"type": "chat_message_created", "id": "0", "message": "announcement"}
+    )
+    (frame,) = await frames(member_socket, 1)
+    assert frame["type"] == "chat_message_created"
+    assert frame["kwargs"] == {"id": "0", "message": "announcement"}
+    assert frame["cursor"]
