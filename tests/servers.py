@@ -88,7 +88,7 @@ def daphne(
             )
             servers.append(Server(process, port))
         for server in servers:
-            _wait_until_up(server)
+            wait_until_up(server)
         yield servers
     finally:
         for server in servers:
@@ -100,7 +100,7 @@ def daphne(
                 server.process.kill()
 
 
-def _wait_until_up(server: Server, timeout: float = 30) -> None:
+def wait_until_up(server: Server, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
