@@ -40,6 +40,7 @@ class Code(enum.IntEnum):
     TOO_MANY_SOCKETS = 4429
     # Resumable: reconnect with the cursor of the last frame handled.
     TOO_SLOW = 4008
+    INTERNAL_ERROR = 1011
     UNAVAILABLE = 4503
     # Not resumable: the cursor is older than the log; reload the page's data.
     RESYNC_REQUIRED = 4410
@@ -103,6 +104,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._replaying = True
         self._pending: list[events.LogEvent] = []
         self._last_event_id: int | None = None
+        self._until: cursors.Snapshot | None = None
         self._writer: asyncio.Task[None] | None = None
         self._attached = False
         self._limit = conf.get("REALTIME_SOCKET_BACKLOG")
@@ -126,6 +128,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         self._join()
         refusal, until, pruned_below = await self._open()
+        self._until = until
         # Accept only now: once the page sees the socket open, every later commit reaches it.
         # Refusals are accepted too, then closed: a close before accept is an HTTP 403 that a
         # page cannot tell apart.
@@ -182,6 +185,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if event.id == self._last_event_id:
             return  # the same event reached us through a second group
         self._last_event_id = event.id
+        if self._until is not None and self._until.sees(event.xid):
+            # Covered by the replay, or older than the socket: a listener that lags behind
+            # `until` (or is catching up after a reconnect) must not deliver it again.
+            return
         if self._replaying:
             if len(self._pending) >= self._limit:
                 self._fail_slow()
@@ -213,6 +220,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self._fail_slow()
             return
         self._frames.append(event.frame)
+        self._wakeup.set()
+
+    def abort(self, reason: str) -> None:
+        """Close resumably (1011) after a delivery failed; the page resumes from its cursor."""
+        self._frames.clear()
+        self._pending.clear()
+        self._closing = Close(Code.INTERNAL_ERROR, reason)
         self._wakeup.set()
 
     def _fail_slow(self) -> None:

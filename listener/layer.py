@@ -31,6 +31,9 @@ class Receiver(typing.Protocol):
 
     def deliver(self, event: events.LogEvent) -> None: ...
 
+    def abort(self, reason: str) -> None:
+        """Close with a resumable code: an event could not be delivered."""
+
 
 class PostgresChannelLayer(BaseChannelLayer):
     """In-process groups fed by the listener; cross-process sends go through the event log."""
@@ -132,8 +135,11 @@ class PostgresChannelLayer(BaseChannelLayer):
             except ChannelFull:
                 logger.error("channel %s is full; event %d not delivered to it", channel, event.id)
             except Exception:
-                # One broken consumer must not stop the others from getting the event.
+                # One broken consumer must not stop the others from getting the event, and
+                # its page must not go on with a gap: it is closed and resumes from its cursor.
                 logger.exception("delivering event %d to %s failed", event.id, channel)
+                if receiver is not None:
+                    receiver.abort("event %d could not be delivered" % event.id)
 
     def _queue(self, channel: str) -> asyncio.Queue[dict[str, Any]]:
         queue = self._queues.get(channel)

@@ -75,3 +75,18 @@ async def test_listener_down_refuses_new_sockets_resumably(settings, people, roo
     communicator, connected, _ = await connect("/ws/room/%d" % room.id, people["member"])
     assert connected
     assert await close_code(communicator) == 4503
+
+
+async def test_an_event_a_consumer_cannot_handle_closes_it_resumably(people, room):
+    """A malformed event (here from user code's group_send) never leaves a page with a silent gap."""
+    from channels.layers import get_channel_layer
+
+    broken, _, _ = await connect("/ws/room/%d" % room.id, people["member"])
+    bystander, _, _ = await connect("/ws/user/%d" % people["member"].id, people["member"])
+    await get_channel_layer().group_send(
+        "room_%d" % room.id, {"type": "did_alter_membership", "action": "join"}
+    )
+    assert await close_code(broken) == 1011
+    request = await sync(models.ChatRoomJoinRequest.objects.create)(user=people["member"], room=room)
+    assert (await frames(bystander, 1))[0]["kwargs"]["id"] == str(request.id)
+    await bystander.disconnect()
