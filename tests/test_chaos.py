@@ -86,7 +86,7 @@ async def chaos(
                 counts["socket drops"] += 1
 
 
-async def test_chaos_every_page_gets_exactly_what_it_is_entitled_to(people, room):
+async def test_chaos_every_page_gets_exactly_what_it_is_entitled_to(people, room, capsys):
     rng = random.Random(SEED)
     members, askers, cursor = await database_sync_to_async(setup_world)(room)
     counts: collections.Counter[str] = collections.Counter()
@@ -143,4 +143,5 @@ async def test_chaos_every_page_gets_exactly_what_it_is_entitled_to(people, room
     counts["messages written"] = len(written)
     counts["frames received"] = sum(len(p.frames) for p in page_list)
     counts["reconnects"] = sum(p.connects - 1 for p in page_list)
-    print("\nchaos seed=%d %s" % (SEED, dict(counts)))
+    with capsys.disabled():
+        print("\nchaos seed=%d %s" % (SEED, dict(counts)))
