@@ -104,4 +104,4 @@ def restart(server: servers.Server) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    servers._wait_until_up(server)
+    servers.wait_until_up(server)
