@@ -37,7 +37,11 @@ async_api.expect.set_options(timeout=WAIT_MS)
 def _static_files() -> None:
     """daphne runs with DEBUG off, where whitenoise serves only collected files (STATIC_ROOT)."""
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
-        pytest.fail("%s is missing: apt-get install -y chromium" % CHROMIUM)
+        # A newcomer without Chromium still gets the rest of the suite; CI requires it.
+        message = "%s is missing: apt-get install -y chromium" % CHROMIUM
+        if os.environ.get("REALTIME_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     management.call_command("collectstatic", interactive=False, verbosity=0)
 
 
