@@ -42,6 +42,8 @@ async def _stop_listener() -> collections.abc.AsyncIterator[None]:
     """Each test runs in its own event loop; its listener must not outlive it."""
     yield
     await service.stop()
+    # Sockets a test left open must not count in the next test's health figures.
+    await service.channel_layer().flush()
 
 
 def session_cookie(user: User) -> bytes:
