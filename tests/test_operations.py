@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import secrets
 import subprocess
 import sys
 
@@ -206,3 +207,37 @@ def test_listen_since_a_cursor_replays_the_log_then_follows(people, room):
 def test_listen_refuses_a_bad_cursor(transactional_db):
     with pytest.raises(management.CommandError, match="--since"):
         management.call_command("listen", "--since", "garbage", "--timeout", "1")
+
+
+def _production_check(**env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    environ.update(DJANGO_SETTINGS_MODULE="project.settings_production", **env)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_settings_pass_the_deploy_checks(transactional_db):
+    done = _production_check(
+        DATABASE_URL=servers.database_url(),
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="chat.example.com",
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"])
+def test_production_settings_fail_loudly_without_their_environment(transactional_db, missing):
+    env = {
+        "DATABASE_URL": servers.database_url(),
+        "DJANGO_SECRET_KEY": "k" * 50,
+        "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+    }
+    del env[missing]
+    done = _production_check(**env)
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: %s must be set" % missing in done.stderr
