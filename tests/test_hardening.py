@@ -256,3 +256,48 @@ def test_real_server_survives_garbage_handshakes_and_huge_frames(people, room):
         with urllib.request.urlopen(server.http + "/health", timeout=5) as response:
             assert response.status == 200
         assert server.process.poll() is None
+
+
+# HTTP forms: CSRF enforced, lengths enforced, HTML escaped, whatever the input.
+
+FORM_POSTS = [
+    "/rooms/",
+    "/rooms/join/",
+    "/rooms/{room}/messages/",
+    "/rooms/{room}/requests/1/admit/",
+    "/accounts/logout/",
+    "/accounts/signup/",
+]
+
+
+@pytest.mark.parametrize("path", FORM_POSTS)
+def test_form_posts_without_csrf_token_are_refused(people, room, path):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(people["owner"])
+    response = client.post(path.format(room=room.id), {"message": "hi", "title": "x", "code": "y"})
+    assert response.status_code == 403
+    assert not models.ChatMessage.objects.exists()
+
+
+@FUZZ
+@hypothesis.given(text=st.text(max_size=400))
+def _post_any_message(client: Client, room_id: int, text: str) -> None:
+    before = models.ChatMessage.objects.count()
+    response = client.post("/rooms/%d/messages/" % room_id, {"message": text}, HTTP_ACCEPT="application/json")
+    assert response.status_code in {201, 400}, (text, response.status_code)
+    stored = list(models.ChatMessage.objects.order_by("-id")[:1])
+    if response.status_code == 201:
+        assert stored[0].message == text.strip() and 1 <= len(stored[0].message) <= 200
+    else:
+        assert models.ChatMessage.objects.count() == before
+
+
+def test_fuzz_message_form_enforces_lengths_and_escapes_html(people, room):
+    client = Client()
+    client.force_login(people["member"])
+    _post_any_message(client, room.id)
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    assert client.post("/rooms/%d/messages/" % room.id, {"message": evil}).status_code == 302
+    page = client.get("/rooms/%d/" % room.id).content.decode()
+    assert evil not in page
+    assert "&lt;script&gt;alert(" in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import os
 import secrets
 import subprocess
@@ -241,3 +242,23 @@ def test_production_settings_fail_loudly_without_their_environment(transactional
     done = _production_check(**env)
     assert done.returncode != 0
     assert "ImproperlyConfigured: %s must be set" % missing in done.stderr
+
+
+async def test_one_log_line_per_socket_open_and_close_none_per_event(people, room, caplog):
+    caplog.set_level(logging.INFO, logger="listener")
+    communicator, connected, _ = await connect("/ws/room/%d" % room.id, people["member"])
+    assert connected
+    await sync(models.ChatMessage.objects.create)(room=room, sender=people["owner"], message="hi")
+    await frames(communicator, 1)
+    await communicator.disconnect()
+    refused, _, _ = await connect("/ws/room/%d" % room.id, people["outsider"])
+    await refused.receive_output(timeout=10)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("listener.consumer")]
+    member, outsider = people["member"].id, people["outsider"].id
+    assert lines == [
+        "socket open user=%d topic=room_%d resume=False" % (member, room.id),
+        "socket closed user=%d topic=room_%d code=1000" % (member, room.id),
+        "socket refused user=%d topic=room_%d code=4403" % (outsider, room.id),
+    ]
+    assert any(r.getMessage().startswith("listener connected") for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
