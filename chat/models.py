@@ -2,7 +2,7 @@
 
 Every change is captured by a row trigger, so a view, the admin, ``QuerySet.update()``, a shell
 or raw SQL all publish the same events. Each trigger body is one call to
-``realtime_append_event_v1(topics, type, payload)`` (``sql/``); who may see an event is decided
+``realtime_append_event_v2(topics, type, payload)`` (``sql/``); who may see an event is decided
 in Python, by the consumers. Payload ids are strings, as pages receive them.
 """
 
@@ -22,7 +22,7 @@ ROOM_TOPIC = "'room_' || {row}.{fields.room.column}"
 
 def _emit(topics: str, event_type: str, payload: str, row: str = "NEW") -> pgtrigger.Func:
     """A trigger body appending one event; ``{row}`` is NEW or OLD, the rest is pgtrigger's Func."""
-    call = "PERFORM realtime_append_event_v1(ARRAY[%s], '%s', %s); RETURN NULL;" % (
+    call = "PERFORM realtime_append_event_v2(ARRAY[%s], '%s', %s); RETURN NULL;" % (
         topics,
         event_type,
         payload,

@@ -102,6 +102,9 @@ class Listener:
 
     async def _follow(self, conn: psycopg.AsyncConnection) -> None:
         timeout = conf.get("REALTIME_POLL_INTERVAL")
+        if conf.get("REALTIME_NOTIFY") == "off":
+            # Our own writers do not NOTIFY: read the log at a short interval instead.
+            timeout = conf.get("REALTIME_QUIET_POLL_INTERVAL")
         while True:
             # Any number of NOTIFYs (or none, at the poll interval) lead to one step.
             async for _ in conn.notifies(timeout=timeout, stop_after=1):
