@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django import db
+
 from listener import service
+
+logger = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 Receive = Any
@@ -20,9 +25,34 @@ def with_listener(app: App) -> App:
             await _lifespan(receive, send)
             return
         service.ensure_started()
+        if scope["type"] == "websocket":
+            await _unavailable_on_database_error(app, scope, receive, send)
+            return
         await app(scope, receive, send)
 
     return application
+
+
+async def _unavailable_on_database_error(app: App, scope: Scope, receive: Receive, send: Send) -> None:
+    """Postgres unreachable while a socket opens (session lookup, access check): 4503, not HTTP 500.
+
+    The page then reconnects from its cursor, as after any resumable close.
+    """
+    accepted = False
+
+    async def tracking_send(message: dict[str, Any]) -> None:
+        nonlocal accepted
+        accepted = accepted or message["type"] in {"websocket.accept", "websocket.close"}
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking_send)
+    except db.DatabaseError:
+        if accepted:
+            raise
+        logger.warning("socket refused path=%s code=4503: database unavailable", scope.get("path"))
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 4503, "reason": "database unavailable, retry"})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

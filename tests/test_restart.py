@@ -119,6 +119,8 @@ class Page:
         self.cursor: str | None = None
         self.ids: list[int] = []
         self.closes: list[int] = []
+        # Handshakes that failed (the server or its database was unreachable): the page retries.
+        self.failed_handshakes: list[str] = []
         self.connected = asyncio.Event()
         self.socket: ws_client.ClientConnection | None = None
 
@@ -143,8 +145,10 @@ class Page:
                 code = exc.rcvd.code if exc.rcvd is not None else 1006
                 self.closes.append(code)
                 assert code in RESUMABLE, "closed with %d" % code
-            except (OSError, websockets.exceptions.InvalidStatus, TimeoutError):
-                self.closes.append(0)
+            except websockets.exceptions.InvalidStatus as exc:
+                self.failed_handshakes.append("HTTP %d" % exc.response.status_code)
+            except (OSError, TimeoutError) as exc:
+                self.failed_handshakes.append(type(exc).__name__)
             await asyncio.sleep(0.1)
 
 
@@ -237,13 +241,21 @@ async def _run(server: servers.Server, pg: Any, url: str, setup: dict[str, Any])
                     task.result()
             await asyncio.sleep(0.1)
         caught_up = time.monotonic() - started
-        assert pages[2].closes, "the dropped page did not reconnect"
+        assert pages[2].closes[0] == 1006, "the dropped page did not reconnect"
+        assert not [f for page in pages for f in page.failed_handshakes if f.startswith("HTTP")]
         for page in pages:
             assert sorted(set(page.ids)) == expected
             assert len(page.ids) == len(set(page.ids)), "an event was delivered twice"
         print(
-            "restart test: %d messages, %d failed inserts, caught up in %.1fs, closes %s"
-            % (len(expected), failures, caught_up, [page.closes for page in pages])
+            "restart test: %d messages, %d failed inserts, caught up in %.1fs, "
+            "closes %s, failed handshakes %s"
+            % (
+                len(expected),
+                failures,
+                caught_up,
+                [page.closes for page in pages],
+                [page.failed_handshakes for page in pages],
+            )
         )
     finally:
         for task in tasks:
