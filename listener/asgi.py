@@ -42,7 +42,8 @@ async def _unavailable_on_database_error(app: App, scope: Scope, receive: Receiv
 
     async def tracking_send(message: dict[str, Any]) -> None:
         nonlocal accepted
-        accepted = accepted or message["type"] in {"websocket.accept", "websocket.close"}
+        if not accepted:
+            accepted = message["type"] in {"websocket.accept", "websocket.close"}
         await send(message)
 
     try:

@@ -205,6 +205,21 @@ def test_listen_since_a_cursor_replays_the_log_then_follows(people, room):
     ]
 
 
+def test_listen_since_stops_after_the_replay_when_it_has_enough(people, room):
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_current_snapshot()::text")
+        cursor = cursors.Cursor(cursors.Snapshot.parse(cur.fetchone()[0])).encode()
+    for text in ("one", "two", "three"):
+        models.ChatMessage.objects.create(room=room, sender=people["owner"], message=text)
+    out = io.StringIO()
+    management.call_command(
+        "listen", "--since", cursor, "--type", "chat_message_created", "--max-events", "2", stdout=out
+    )
+    assert [line.split()[1:4] for line in out.getvalue().splitlines()] == [
+        ["replay", "room_%d" % room.id, "chat_message_created"]
+    ] * 2
+
+
 def test_listen_refuses_a_bad_cursor(transactional_db):
     with pytest.raises(management.CommandError, match="--since"):
         management.call_command("listen", "--since", "garbage", "--timeout", "1")

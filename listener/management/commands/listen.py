@@ -73,6 +73,8 @@ class Command(BaseCommand):
         until = None
         if since is not None:
             until = await asyncio.to_thread(self._replay, since)
+            if self.left == 0:
+                raise _Done()
         listener = worker.Listener(lambda event: self._live(event, listener, done), since=until)
         listener.start()
         try:
