@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import pathlib
 import platform
 import statistics
@@ -51,6 +52,7 @@ def machine(url: str) -> dict[str, Any]:
         "os": platform.platform(),
         "postgres": version,
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_at_end": [round(x, 1) for x in os.getloadavg()],
     }
 
 
@@ -110,6 +112,8 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
                 row["fixed_" + key] = Figure([_get(s, "fixed", key) for s in stages])
                 row["best_" + key] = Figure([_get(s, "best", key) for s in stages])
             row["fixed_lost"] = Figure([_get(s, "fixed", "lost") for s in stages])
+            row["fixed_cpu"] = Figure([_get(s, "fixed", "cpu_us_per_frame") for s in stages])
+            row["best_cpu"] = Figure([_get(s, "best", "cpu_us_per_frame") for s in stages])
             row["best_rate"] = Figure([_get(s, "best", "rate") for s in stages])
             row["best_deliveries"] = Figure([_get(s, "best", "deliveries_per_s") for s in stages])
             row["kb_per_socket"] = Figure([_get(s, "rss_kb_per_socket") for s in stages])
@@ -141,6 +145,13 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
             values = [v for v in values if v is not None]
             best[design].append(max(values) if values else None)
     out["deliveries"] = {d: Figure(v) for d, v in best.items()}
+    quiet = [s for r in runs for s in r["fanout"] if s["design"] == "ours_quiet"]
+    if quiet:
+        out["quiet"] = {
+            "subscribers": quiet[0]["subscribers"],
+            **{key: Figure([_get(s, "fixed", key) for s in quiet]) for key in ("p50", "p99", "max", "lost")},
+            "cpu": Figure([_get(s, "fixed", "cpu_us_per_frame") for s in quiet]),
+        }
     out["deliveries_ratio"] = Figure(
         [_ratio(a, b) for a, b in zip(best["ours"], best["baseline"], strict=True)]
     )
@@ -152,7 +163,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
             for mode in writes[0]:
                 if mode.endswith("/%d" % count) and mode != "sql_plain/%d" % count:
                     name = mode.split("/")[0]
-                    base = "orm_baseline/%d" % count if name == "orm_ours" else "sql_plain/%d" % count
+                    base = ("orm_baseline/%d" if name.startswith("orm_ours") else "sql_plain/%d") % count
                     out["writes"]["ratio:%s:%s" % (mode, base)] = Figure(
                         [_ratio(w.get(mode), w.get(base)) for w in writes]
                     )
@@ -187,7 +198,9 @@ def markdown(result: dict[str, Any], s: dict[str, Any]) -> str:
         "",
         "**Machine**: %s, %s cores, %s GB RAM, %s; Python %s; PostgreSQL %s on the same machine (%s);"
         " Redis on 127.0.0.1:6379 (baseline only). Server: one `%s` process per design. Clients: %d"
-        " processes with many sockets each, loopback. Everything shares the same cores."
+        " processes with many sockets each, loopback. Everything shares the same cores, and other"
+        " work ran on the machine during the run (load average at the start %s, at the end %s), so"
+        " absolute figures are pessimistic; the same-run ratios are the fair comparison."
         % (
             m["cpu"],
             m["cores"],
@@ -198,6 +211,8 @@ def markdown(result: dict[str, Any], s: dict[str, Any]) -> str:
             _db_name(c["database"]),
             c["server"],
             c["client_procs"],
+            c.get("load_at_start", "?"),
+            m.get("load_at_end", "?"),
         ),
         "",
         "Each figure is the **median of %d runs with the spread (min-max)** in parentheses; ratios are"
@@ -209,14 +224,15 @@ def markdown(result: dict[str, Any], s: dict[str, Any]) -> str:
         "",
         "At a fixed %g events/s:" % c["fixed_rate"],
         "",
-        "| subscribers | design | p50 ms | p99 ms | max ms | frames lost | p99 ratio ours/baseline |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| subscribers | design | p50 ms | p99 ms | max ms | frames lost | server CPU µs/frame |"
+        " p99 ratio ours/baseline |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     ratios = {b["subscribers"]: b for b in s["best"]}
     for row in s["latency"]:
         ratio = ratios[row["subscribers"]]["p99_ratio"].show("%.3f") if row["design"] == "ours" else ""
         lines.append(
-            "| %d | %s | %s | %s | %s | %s | %s |"
+            "| %d | %s | %s | %s | %s | %s | %s | %s |"
             % (
                 row["subscribers"],
                 row["design"],
@@ -224,8 +240,15 @@ def markdown(result: dict[str, Any], s: dict[str, Any]) -> str:
                 row["fixed_p99"].show(),
                 row["fixed_max"].show(),
                 row["fixed_lost"].show("%d"),
+                row["fixed_cpu"].show("%.0f"),
                 ratio,
             )
+        )
+    if s.get("quiet"):
+        q = s["quiet"]
+        lines.append(
+            '| %d | ours, `REALTIME_NOTIFY = "off"` (polls every 10 ms) | %s | %s | %s | %s | |'
+            % (q["subscribers"], q["p50"].show(), q["p99"].show(), q["max"].show(), q["lost"].show("%d"))
         )
     lines += [
         "",
@@ -273,7 +296,7 @@ def markdown(result: dict[str, Any], s: dict[str, Any]) -> str:
     for mode, label in writers.MODES.items():
         if "%s/1" % mode not in w:
             continue
-        base = "orm_baseline" if mode == "orm_ours" else "sql_plain"
+        base = "orm_baseline" if mode.startswith("orm_ours") else "sql_plain"
         r1 = w.get("ratio:%s/1:%s/1" % (mode, base))
         r8 = w.get("ratio:%s/8:%s/8" % (mode, base))
         lines.append(

@@ -35,12 +35,21 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 RAW_DIR = ROOT / "tests" / "bench" / "results" / "raw"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_realtime"
 DESIGNS = ("ours", "baseline")
-APPS = {"ours": "project.asgi:application", "baseline": "tests.bench.baseline.asgi:application"}
-SETTINGS = {"ours": "project.settings", "baseline": "tests.bench.baseline.settings"}
+APPS = {
+    "ours": "project.asgi:application",
+    "ours_quiet": "project.asgi:application",
+    "baseline": "tests.bench.baseline.asgi:application",
+}
+SETTINGS = {
+    "ours": "project.settings",
+    "ours_quiet": "tests.bench.quiet_settings",
+    "baseline": "tests.bench.baseline.settings",
+}
 WARM_SOCKETS = 10
 FIXED_RATE = 10.0
 # A rate is sustained when the p99 stays within this and no frame is lost and no socket closed.
 P99_BUDGET_MS = 100.0
+QUIET_SUBSCRIBERS = 1000
 
 CTX = multiprocessing.get_context("spawn")
 
@@ -63,7 +72,8 @@ class Config:
             if args.quick
             else [1_000, 2_000, 5_000, 10_000, 15_000, 20_000, 30_000, 40_000, 60_000]
         )
-        self.write_seconds = 2.0 if args.quick else 4.0
+        self.write_slice = 1.0
+        self.write_rounds = 2 if args.quick else 4
         self.catchup_events = 1000
         self.catchup_repeats = 2 if args.quick else 3
         self.redis_prefix = "bench-%s" % secrets.token_hex(4)
@@ -109,6 +119,10 @@ class Server:
         )
         self._wait_up()
 
+    def cpu(self) -> float:
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
     def rss(self) -> int:
         return psutil.Process(self.process.pid).memory_info().rss
 
@@ -123,7 +137,7 @@ class Server:
     def _wait_up(self, timeout: float = 60) -> None:
         # Ours answers /health once its listener is connected; the baseline has no such page,
         # any HTTP answer will do.
-        path = "/health" if self.design == "ours" else "/"
+        path = "/" if self.design == "baseline" else "/health"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -132,7 +146,7 @@ class Server:
                 with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=2):
                     return
             except urllib.error.HTTPError:
-                if self.design != "ours":
+                if self.design == "baseline":
                     return
             except OSError:
                 pass
@@ -221,7 +235,7 @@ class Writer:
         env = {"BENCH_REDIS_PREFIX": config.redis_prefix, "DJANGO_DEBUG": "0"}
         self.process = CTX.Process(
             target=writers.paced_main,
-            args=(theirs, design, config.url, fixtures["room_id"], fixtures["sender_id"], env),
+            args=(theirs, SETTINGS[design], config.url, fixtures["room_id"], fixtures["sender_id"], env),
         )
         self.process.start()
         if self.pipe.recv() != "ready":
@@ -254,9 +268,10 @@ class Sequence:
 
 
 def fan_out_round(
-    clients: Clients, writer: Writer, seq: Sequence, subscribers: int, count: int, rate: float
+    server: Server, clients: Clients, writer: Writer, seq: Sequence, subscribers: int, count: int, rate: float
 ) -> dict[str, Any]:
     """Write ``count`` messages at ``rate``; collect every subscriber's frames for them."""
+    cpu_before = server.cpu()
     first = seq.take(count)
     committed = writer.write(first, count, rate)
     expected = count * subscribers
@@ -271,6 +286,7 @@ def fan_out_round(
         elif time.monotonic() - last_progress > 2.0:
             break
         time.sleep(0.05)
+    cpu = server.cpu() - cpu_before
     seqs, times, closes = clients.dump()
     latencies = []
     for s, t in zip(seqs, times, strict=True):
@@ -290,6 +306,8 @@ def fan_out_round(
         "lost": expected - len(latencies),
         "closes": closes,
         "deliveries_per_s": achieved * subscribers,
+        # Server CPU (user + system) per frame delivered: robust to other load on the machine.
+        "cpu_us_per_frame": cpu * 1e6 / len(latencies) if latencies else None,
     }
     result.update(report.percentiles(latencies))
     result["sustained"] = (
@@ -298,7 +316,9 @@ def fan_out_round(
     return result
 
 
-def fan_out_stage(design: str, subscribers: int, config: Config, fixtures: dict[str, Any]) -> dict[str, Any]:
+def fan_out_stage(
+    design: str, subscribers: int, config: Config, fixtures: dict[str, Any], sweep_rates: bool = True
+) -> dict[str, Any]:
     """One server process, ``subscribers`` sockets on one room: memory, fixed rate, rate sweep."""
     path = "/ws/room/%d" % fixtures["room_id"]
     out: dict[str, Any] = {"design": design, "subscribers": subscribers}
@@ -318,18 +338,18 @@ def fan_out_stage(design: str, subscribers: int, config: Config, fixtures: dict[
         writer = Writer(design, config, fixtures)
         seq = Sequence()
         try:
-            fan_out_round(both, writer, seq, opened, 5, 5.0)  # warm-up, not recorded
+            fan_out_round(server, both, writer, seq, opened, 5, 5.0)  # warm-up, not recorded
             out["fixed"] = fan_out_round(
-                both, writer, seq, opened, int(FIXED_RATE * config.fixed_seconds), FIXED_RATE
+                server, both, writer, seq, opened, int(FIXED_RATE * config.fixed_seconds), FIXED_RATE
             )
             sweep = []
-            for target in config.targets:
+            for target in config.targets if sweep_rates else []:
                 rate = target / opened
                 count = max(20, int(rate * config.sweep_seconds))
-                result = fan_out_round(both, writer, seq, opened, count, rate)
+                result = fan_out_round(server, both, writer, seq, opened, count, rate)
                 sweep.append(result)
                 print(
-                    "  %-8s n=%-5d target %6d/s: rate %.1f/s p99 %s ms lost %d closes %s"
+                    "  %-8s n=%-5d target %6d/s: rate %.1f/s p99 %s ms lost %d closes %s cpu %s us/frame"
                     % (
                         design,
                         opened,
@@ -338,6 +358,7 @@ def fan_out_stage(design: str, subscribers: int, config: Config, fixtures: dict[
                         _ms(result["p99"]),
                         result["lost"],
                         result["closes"] or "-",
+                        _ms(result["cpu_us_per_frame"]),
                     ),
                     flush=True,
                 )
@@ -369,38 +390,41 @@ def _ms(value: float | None) -> str:
 def write_cost_stage(config: Config, fixtures: dict[str, Any]) -> dict[str, Any]:
     """Inserts/s per mode with 1 and 8 concurrent writers, our server's listener running."""
     env = {"BENCH_REDIS_PREFIX": config.redis_prefix, "DJANGO_DEBUG": "0"}
+    modes = list(writers.MODES)
+    # Every mode in short slices, in a rotated order each round.
+    schedule = [
+        m for r in range(config.write_rounds) for m in modes[r % len(modes) :] + modes[: r % len(modes)]
+    ]
     out: dict[str, Any] = {}
     with serving("ours", config):
         for count in (1, 8):
-            for mode in writers.MODES:
-                barrier = CTX.Barrier(count)
-                results: Any = CTX.Queue()
-                processes = [
-                    CTX.Process(
-                        target=writers.throughput_main,
-                        args=(
-                            mode,
-                            config.url,
-                            fixtures["room_id"],
-                            fixtures["sender_id"],
-                            config.write_seconds,
-                            barrier,
-                            results,
-                            env,
-                        ),
-                    )
-                    for _ in range(count)
-                ]
-                for process in processes:
-                    process.start()
-                done = sum(results.get(timeout=120) for _ in processes)
-                for process in processes:
-                    process.join(10)
-                out["%s/%d" % (mode, count)] = done / config.write_seconds
-                print(
-                    "  writes %-13s x%d: %8.0f inserts/s" % (mode, count, done / config.write_seconds),
-                    flush=True,
+            barrier = CTX.Barrier(count)
+            results: Any = CTX.Queue()
+            processes = [
+                CTX.Process(
+                    target=writers.throughput_main,
+                    args=(
+                        schedule,
+                        config.url,
+                        fixtures["room_id"],
+                        fixtures["sender_id"],
+                        config.write_slice,
+                        barrier,
+                        results,
+                        env,
+                    ),
                 )
+                for _ in range(count)
+            ]
+            for process in processes:
+                process.start()
+            done = [results.get(timeout=600) for _ in processes]
+            for process in processes:
+                process.join(10)
+            for mode in modes:
+                rate = sum(d[mode] for d in done) / (config.write_slice * config.write_rounds)
+                out["%s/%d" % (mode, count)] = rate
+                print("  writes %-18s x%d: %8.0f inserts/s" % (mode, count, rate), flush=True)
     return out
 
 
@@ -465,6 +489,7 @@ def main(argv: list[str] | None = None) -> None:
     config = Config(args)
     stages = set(args.only.split(","))
     started = time.time()
+    load_at_start = [round(x, 1) for x in os.getloadavg()]
     print("benchmark: %s, %d run(s), database %s" % (config.server, config.runs, config.url), flush=True)
     database.create_database(config.url)
     database.migrate(dict(os.environ, DATABASE_URL=config.url, DJANGO_SETTINGS_MODULE="project.settings"))
@@ -480,6 +505,11 @@ def main(argv: list[str] | None = None) -> None:
                 order = DESIGNS if (number + subscribers) % 2 == 0 else DESIGNS[::-1]
                 for design in order:
                     run["fanout"].append(fan_out_stage(design, subscribers, config, fixtures))
+                if subscribers == QUIET_SUBSCRIBERS:
+                    # The latency cost of REALTIME_NOTIFY = "off" (polling instead of wake-ups).
+                    run["fanout"].append(
+                        fan_out_stage("ours_quiet", subscribers, config, fixtures, sweep_rates=False)
+                    )
         if "writes" in stages:
             run["writes"] = write_cost_stage(config, fixtures)
         if "catchup" in stages:
@@ -500,6 +530,7 @@ def main(argv: list[str] | None = None) -> None:
             "catchup_events": config.catchup_events,
             "message_size": writers.MESSAGE_SIZE,
             "client_procs": config.client_procs,
+            "load_at_start": load_at_start,
             "seconds": time.time() - started,
         },
         "machine": report.machine(config.url),

@@ -12,17 +12,22 @@ import multiprocessing.queues
 import multiprocessing.synchronize
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 MESSAGE_SIZE = 100
 PLAIN_TABLE = "bench_plain_chatmessage"
 INSERT = "INSERT INTO %s (room_id, sender_id, posted, message) VALUES (%%s, %%s, now(), %%s)"
 
 # Write-cost modes: raw SQL isolates what the database pays; the ORM pair compares the designs
-# as an application writes (ours: create(); the article's: save() with group_send).
+# as an application writes (ours: create(); the article's: save() with group_send). "quiet" is
+# ours with REALTIME_NOTIFY = "off" (the session sets realtime.notify = 'off': no NOTIFY).
 MODES = {
-    "sql_triggers": "INSERT into chat_chatmessage (row trigger: log row + NOTIFY)",
     "sql_plain": "INSERT into the same table without triggers",
-    "orm_ours": "ChatMessage.objects.create() (our triggers)",
+    "sql_triggers": "INSERT into chat_chatmessage (row trigger: log row + NOTIFY)",
+    "sql_triggers_quiet": 'the same with REALTIME_NOTIFY = "off" (log row, no NOTIFY)',
+    "orm_ours": "ChatMessage.objects.create() (our triggers, NOTIFY)",
+    "orm_ours_quiet": 'ChatMessage.objects.create() with REALTIME_NOTIFY = "off"',
     "orm_baseline": "BaselineMessage.save() + group_send via channels-redis (the article)",
 }
 
@@ -42,7 +47,7 @@ def _django(settings_module: str, url: str) -> None:
 
 def paced_main(
     conn: multiprocessing.connection.Connection,
-    design: str,
+    settings_module: str,
     url: str,
     room_id: int,
     sender_id: int,
@@ -50,8 +55,8 @@ def paced_main(
 ) -> None:
     """A persistent writer: ("write", first_seq, count, rate) answers with the commit times."""
     os.environ.update(env)
-    if design == "baseline":
-        _django("tests.bench.baseline.settings", url)
+    _django(settings_module, url)
+    if settings_module == "tests.bench.baseline.settings":
         from tests.bench.baseline import models as baseline_models
 
         def write(seq: int) -> float:
@@ -60,7 +65,6 @@ def paced_main(
             return message.committed_at
 
     else:
-        _django("project.settings", url)
         from chat import models as chat_models
 
         def write(seq: int) -> float:
@@ -85,45 +89,66 @@ def paced_main(
 
 
 def throughput_main(
-    mode: str,
+    schedule: list[str],
     url: str,
     room_id: int,
     sender_id: int,
-    duration: float,
+    seconds: float,
     barrier: multiprocessing.synchronize.Barrier,
-    results: multiprocessing.queues.Queue[int],
+    results: multiprocessing.queues.Queue[dict[str, int]],
     env: dict[str, str],
 ) -> None:
-    """Insert flat out for ``duration`` seconds after every writer is ready; the count."""
+    """Insert flat out in each mode of ``schedule`` for ``seconds``, all writers in step.
+
+    Modes are interleaved in short slices, so that load from outside the benchmark falls on
+    every mode alike. Answers with the inserts done per mode.
+    """
     os.environ.update(env)
-    if mode == "orm_baseline":
-        _django("tests.bench.baseline.settings", url)
-        from tests.bench.baseline import models as baseline_models
+    _django("tests.bench.baseline.settings", url)
+    import psycopg
+    from django.db import connection
 
-        def write(seq: int) -> None:
-            baseline_models.BaselineMessage(room_id=room_id, sender_id=sender_id, message=text(seq)).save()
+    from chat import models as chat_models
+    from tests.bench.baseline import models as baseline_models
 
-    elif mode == "orm_ours":
-        _django("project.settings", url)
-        from chat import models as chat_models
+    loud = psycopg.connect(url, autocommit=True)
+    quiet = psycopg.connect(url, autocommit=True)
+    quiet.execute("SET realtime.notify = 'off'")
 
+    def sql(conn: psycopg.Connection[Any], table: str) -> Callable[[int], None]:
+        statement = INSERT % table
+        return lambda seq: conn.execute(statement, (room_id, sender_id, text(seq)), prepare=True) and None
+
+    def orm() -> Callable[[int], None]:
         def write(seq: int) -> None:
             chat_models.ChatMessage.objects.create(room_id=room_id, sender_id=sender_id, message=text(seq))
 
-    else:
-        import psycopg
+        return write
 
-        conn = psycopg.connect(url, autocommit=True)
-        statement = INSERT % ("chat_chatmessage" if mode == "sql_triggers" else PLAIN_TABLE)
+    def baseline(seq: int) -> None:
+        baseline_models.BaselineMessage(room_id=room_id, sender_id=sender_id, message=text(seq)).save()
 
-        def write(seq: int) -> None:
-            conn.execute(statement, (room_id, sender_id, text(seq)), prepare=True)
-
-    write(0)  # connect and warm up before the clock starts
-    barrier.wait()
-    done = 0
-    deadline = time.monotonic() + duration
-    while time.monotonic() < deadline:
-        write(done)
-        done += 1
+    writes = {
+        "sql_plain": sql(loud, PLAIN_TABLE),
+        "sql_triggers": sql(loud, "chat_chatmessage"),
+        "sql_triggers_quiet": sql(quiet, "chat_chatmessage"),
+        "orm_ours": orm(),
+        "orm_ours_quiet": orm(),
+        "orm_baseline": baseline,
+    }
+    for write in writes.values():
+        write(0)  # connect and warm up before the clock starts
+    done = dict.fromkeys(writes, 0)
+    for mode in schedule:
+        write = writes[mode]
+        with connection.cursor() as cur:
+            # What REALTIME_NOTIFY = "off" does to the project's own connections.
+            cur.execute("SET realtime.notify = %s", ["off" if mode == "orm_ours_quiet" else "on"])
+        barrier.wait()
+        count = 0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            write(count)
+            count += 1
+        done[mode] += count
     results.put(done)
