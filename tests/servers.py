@@ -60,40 +60,37 @@ UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--ws", "
 UVICORN += ["--lifespan", "on", "project.asgi:application"]
 
 
+def spawn(
+    port: int, extra_env: dict[str, str] | None = None, command: list[str] = DAPHNE
+) -> subprocess.Popen[bytes]:
+    """Start one server process on ``port`` against the test database (not waiting for it)."""
+    env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_DEBUG="0", **(extra_env or {}))
+    return subprocess.Popen(
+        [sys.executable, *(arg.format(port=port) for arg in command)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if os.environ.get("REALTIME_TEST_QUIET", "1") == "1" else None,
+    )
+
+
 @contextlib.contextmanager
 def daphne(
     count: int = 1, extra_env: dict[str, str] | None = None, command: list[str] = DAPHNE
 ) -> Iterator[list[Server]]:
     """Start ``count`` server processes (daphne unless told otherwise) and wait until each
     answers ``/health``."""
-    env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_DEBUG="0", **(extra_env or {}))
-    servers = []
+    started: list[Server] = []
     try:
         for _ in range(count):
             port = free_port()
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "project.asgi:application",
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL if os.environ.get("REALTIME_TEST_QUIET", "1") == "1" else None,
-            )
-            servers.append(Server(process, port))
-        for server in servers:
+            started.append(Server(spawn(port, extra_env, command), port))
+        for server in started:
             wait_until_up(server)
-        yield servers
+        yield started
     finally:
-        for server in servers:
+        for server in started:
             server.process.terminate()
-        for server in servers:
+        for server in started:
             try:
                 server.process.wait(10)
             except subprocess.TimeoutExpired:

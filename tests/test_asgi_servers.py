@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.request
+
 import psycopg
 import pytest
 from channels.db import database_sync_to_async
@@ -13,9 +15,13 @@ from tests.pages import Page
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.parametrize("command", [servers.DAPHNE, servers.UVICORN], ids=["daphne", "uvicorn"])
-async def test_a_write_reaches_a_page_under_each_server(command, people, room):
+@pytest.mark.parametrize(
+    ("command", "name"), [(servers.DAPHNE, "daphne"), (servers.UVICORN, "uvicorn")], ids=["daphne", "uvicorn"]
+)
+async def test_a_write_reaches_a_page_under_each_server(command, name, people, room):
     with servers.daphne(1, command=command) as (server,):
+        with urllib.request.urlopen(server.http + "/health", timeout=5) as response:
+            assert response.headers["server"].lower().startswith(name)
         cookie = await database_sync_to_async(session_cookie)(people["member"])
         page = Page(server.ws, "/ws/room/%d" % room.id, cookie)
         await page.open()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections.abc
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
@@ -92,20 +91,5 @@ def restart(server: servers.Server) -> None:
     """Kill the server process outright and start a new one on the same port."""
     server.process.kill()
     server.process.wait(10)
-    env = dict(os.environ, DATABASE_URL=servers.database_url(), DJANGO_DEBUG="0", PGAPPNAME=SERVER_APP_NAME)
-    server.process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(server.port),
-            "project.asgi:application",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server.process = servers.spawn(server.port, {"PGAPPNAME": SERVER_APP_NAME})
     servers.wait_until_up(server)
