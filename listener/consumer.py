@@ -321,7 +321,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         page = conf.get("REALTIME_REPLAY_PAGE")
         while True:
             rows = await self._replay_page(since, until, after_xid, after_id, page)
-            for event_id, xid_text, topics, event_type, payload in rows:
+            for event_id, xid_text, topics, event_type, payload, _created in rows:
                 after_xid, after_id = int(xid_text), event_id
                 if since.seen(after_xid, event_id):
                     continue

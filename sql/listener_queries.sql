@@ -24,11 +24,13 @@ SELECT pg_current_snapshot()::text AS until,
     COALESCE((SELECT pruned_below_xid::text FROM listener_retention WHERE id = 1), '0') AS pruned_below;
 
 -- name: replay_page
--- A page of the events of %(topics)s committed after %(since)s and up to %(until)s, in
--- (xid, id) order, after the event (%(after_xid)s, %(after_id)s).
-SELECT e.id, e.xid::text AS xid, e.topics, e.type, e.payload::text AS payload
+-- A page of the events of %(topics)s (NULL: every topic) committed after %(since)s and up to
+-- %(until)s, in (xid, id) order, after the event (%(after_xid)s, %(after_id)s); with each
+-- event's creation time, for `manage.py listen`.
+SELECT e.id, e.xid::text AS xid, e.topics, e.type, e.payload::text AS payload,
+    extract(epoch FROM e.created)::float8 AS created
 FROM listener_event e
-WHERE e.topics && %(topics)s::text[]
+WHERE (%(topics)s::text[] IS NULL OR e.topics && %(topics)s::text[])
     AND e.xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
     AND NOT pg_visible_in_snapshot(e.xid, %(since)s::pg_snapshot)
     AND pg_visible_in_snapshot(e.xid, %(until)s::pg_snapshot)
@@ -57,15 +59,3 @@ FROM listener_event;
 
 -- name: publish
 SELECT realtime_append_event_v1(%(topics)s::text[], %(type)s, %(payload)s::jsonb);
-
--- name: log_page
--- Like replay_page, for every topic, with each event's creation time (`manage.py listen --since`).
-SELECT e.id, e.xid::text AS xid, e.topics, e.type, e.payload::text AS payload,
-    extract(epoch FROM e.created)::float8 AS created
-FROM listener_event e
-WHERE e.xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
-    AND NOT pg_visible_in_snapshot(e.xid, %(since)s::pg_snapshot)
-    AND pg_visible_in_snapshot(e.xid, %(until)s::pg_snapshot)
-    AND (e.xid, e.id) > (%(after_xid)s::xid8, %(after_id)s::bigint)
-ORDER BY e.xid, e.id
-LIMIT %(limit)s;

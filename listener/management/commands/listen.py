@@ -95,8 +95,9 @@ class Command(BaseCommand):
                 after_xid, after_id, page = 0, 0, 500
                 while True:
                     cur.execute(
-                        queries.get("log_page"),
+                        queries.get("replay_page"),
                         {
+                            "topics": None,
                             "since": str(since.snapshot),
                             "until": str(until),
                             "after_xid": str(after_xid),
