@@ -16,6 +16,9 @@ Receive = Any
 Send = Any
 App = Any
 
+# Scope key holding the server's own send callable, for frames after the handshake.
+RAW_SEND = "realtime.raw_send"
+
 
 def with_listener(app: App) -> App:
     """Start the process's listener with the server (lifespan) or with its first connection."""
@@ -26,6 +29,9 @@ def with_listener(app: App) -> App:
             return
         service.ensure_started()
         if scope["type"] == "websocket":
+            # Frames go straight to the server's send: the middlewares' send wrappers (sessions,
+            # the 4503 guard below) only matter for the handshake, not per frame.
+            scope = {**scope, RAW_SEND: send}
             await _unavailable_on_database_error(app, scope, receive, send)
             return
         await app(scope, receive, send)

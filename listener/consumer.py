@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import http
 
+from listener import asgi as listener_asgi
 from listener import conf, cursors, events, exceptions, metrics, queries, service
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,11 @@ _PRECEDENCE = {
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
     """A page's socket on one topic, resumable from a cursor."""
+
+    # Events arrive by a direct call from the layer (`deliver`), never through Channels' per-socket
+    # receive queue, so the consumer asks Channels for no layer: that saves a task and a queue per
+    # socket. An alias with no configuration makes `get_channel_layer` return None.
+    channel_layer_alias = "realtime-direct-delivery"
 
     topic: str
     user_id: int | None = None
@@ -241,12 +247,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._wakeup.set()
 
     async def _write(self) -> None:
+        send = self.scope.get(listener_asgi.RAW_SEND, self.base_send)
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             metrics.observe_backlog(len(self._frames))
             while self._frames:
-                await self.base_send({"type": "websocket.send", "text": self._frames.popleft()})
+                await send({"type": "websocket.send", "text": self._frames.popleft()})
                 metrics.FRAMES_SENT.inc()
             if self._closing is not None:
                 await self._close_now(self._closing)
@@ -295,6 +302,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     def _join(self) -> None:
         layer = service.channel_layer()
+        self.channel_name = layer.channel_name()
         layer.attach(self.channel_name, self)
         for group in self._groups():
             layer.join(group, self.channel_name)

@@ -56,6 +56,10 @@ class PostgresChannelLayer(BaseChannelLayer):
     # Channels API -------------------------------------------------------------------------
 
     async def new_channel(self, prefix: str = "specific.") -> str:
+        return self.channel_name(prefix)
+
+    def channel_name(self, prefix: str = "specific.") -> str:
+        """A new channel name of this process (synchronous, for consumers that attach directly)."""
         return "%s%s!%s" % (prefix, self._prefix, secrets.token_hex(8))
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
