@@ -18,10 +18,9 @@ from pgtrigger import core as pgtrigger_core
 from psycopg import conninfo
 
 from listener import connection as listener_connection
-from listener import queries
+from listener import migration_sql, queries
 
 # The sql/ functions the triggers call.
-FUNCTIONS = ("realtime_append_event_v1", "realtime_join_request_payload_v1")
 PGBOUNCER_PORT = "6432"
 
 
@@ -68,13 +67,16 @@ def triggers() -> list[Finding]:
 
 def functions() -> list[Finding]:
     with connection.cursor() as cur:
-        cur.execute("SELECT proname FROM pg_proc WHERE proname = ANY(%(names)s)", {"names": list(FUNCTIONS)})
+        cur.execute(
+            "SELECT proname FROM pg_proc WHERE proname = ANY(%(names)s)",
+            {"names": list(migration_sql.functions())},
+        )
         present = {row[0] for row in cur.fetchall()}
     return [
         Finding(Level.OK, "function %s installed" % name)
         if name in present
         else Finding(Level.ERROR, "function %s is missing: run manage.py migrate" % name)
-        for name in FUNCTIONS
+        for name in migration_sql.functions()
     ]
 
 

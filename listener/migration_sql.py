@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 
 from django.db import migrations
 
@@ -11,6 +12,16 @@ SQL_DIR = pathlib.Path(__file__).resolve().parent.parent / "sql"
 
 def read(name: str) -> str:
     return (SQL_DIR / name).read_text()
+
+
+def functions() -> dict[str, str]:
+    """The plpgsql functions the project ships, by name, with the file that defines each."""
+    found = {}
+    for path in sorted(SQL_DIR.glob("realtime_*_v*.sql")):
+        match = re.search(r"CREATE OR REPLACE FUNCTION (\w+)\(", path.read_text())
+        if match:
+            found[match.group(1)] = path.name
+    return found
 
 
 class RunSQLFile(migrations.RunSQL):

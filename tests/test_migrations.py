@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 
 import pytest
 from django.core.management import call_command
@@ -20,11 +19,9 @@ def test_models_and_migrations_agree():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", sorted(p.name for p in migration_sql.SQL_DIR.glob("realtime_*_v*.sql")))
-def test_sql_functions_are_installed_as_shipped(path):
-    text = migration_sql.read(path)
-    name = re.search(r"CREATE OR REPLACE FUNCTION (\w+)\(", text).group(1)
-    body = text.split("$$")[1]
+@pytest.mark.parametrize(("name", "path"), sorted(migration_sql.functions().items()))
+def test_sql_functions_are_installed_as_shipped(name, path):
+    body = migration_sql.read(path).split("$$")[1]
     with connection.cursor() as cur:
         cur.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [name])
         rows = cur.fetchall()
