@@ -110,6 +110,3 @@ def wait_until_up(server: Server, timeout: float = 30) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError("daphne on port %d did not come up" % server.port)
-
-
-_wait_until_up = wait_until_up  # older name, still used by some tests

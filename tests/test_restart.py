@@ -100,7 +100,7 @@ def daphne(url: str) -> collections.abc.Iterator[servers.Server]:
     )
     server = servers.Server(process, port)
     try:
-        servers._wait_until_up(server)
+        servers.wait_until_up(server)
         yield server
     finally:
         process.terminate()
