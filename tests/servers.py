@@ -63,8 +63,9 @@ UVICORN += ["--lifespan", "on", "project.asgi:application"]
 def spawn(
     port: int, extra_env: dict[str, str] | None = None, command: list[str] = DAPHNE
 ) -> subprocess.Popen[bytes]:
-    """Start one server process on ``port`` against the test database (not waiting for it)."""
-    env = dict(os.environ, DATABASE_URL=database_url(), DJANGO_DEBUG="0", **(extra_env or {}))
+    """Start one server process on ``port`` against the test database, unless ``extra_env``
+    names another ``DATABASE_URL`` (not waiting for it)."""
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_DEBUG": "0", **(extra_env or {})}
     return subprocess.Popen(
         [sys.executable, *(arg.format(port=port) for arg in command)],
         env=env,

@@ -62,12 +62,7 @@ def test_database_url_points_everything_at_that_server():
         from tests import servers
 
         port = servers.free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = servers.spawn(port, {"DATABASE_URL": url})
         try:
             servers.wait_until_up(servers.Server(process, port))
             with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=5) as response:

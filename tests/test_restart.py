@@ -90,14 +90,7 @@ def manage(url: str, *args: str) -> str:
 @contextlib.contextmanager
 def daphne(url: str) -> collections.abc.Iterator[servers.Server]:
     port = servers.free_port()
-    env = dict(os.environ, DATABASE_URL=url, DJANGO_DEBUG="0")
-    env.pop("DJANGO_TEST_DATABASE", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL if os.environ.get("REALTIME_TEST_QUIET", "1") == "1" else None,
-    )
+    process = servers.spawn(port, {"DATABASE_URL": url})
     server = servers.Server(process, port)
     try:
         servers.wait_until_up(server)
