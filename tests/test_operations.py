@@ -226,7 +226,8 @@ def test_listen_refuses_a_bad_cursor(transactional_db):
 
 
 def _production_check(**env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    # Only what the test passes: a DATABASE_URL or DJANGO_* of the outer run must not leak in.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_") and k != "DATABASE_URL"}
     environ.update(DJANGO_SETTINGS_MODULE="project.settings_production", **env)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
