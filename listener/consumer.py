@@ -252,9 +252,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._wakeup.wait()
             self._wakeup.clear()
             metrics.observe_backlog(len(self._frames))
+            sent = 0
             while self._frames:
                 await send({"type": "websocket.send", "text": self._frames.popleft()})
-                metrics.FRAMES_SENT.inc()
+                sent += 1
+            # One counter update per wake-up, not per frame: it takes a lock.
+            metrics.FRAMES_SENT.inc(sent)
             if self._closing is not None:
                 await self._close_now(self._closing)
                 return
