@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chat import access
 from listener import events
 from listener.consumer import Close, Code, Decision, RealtimeConsumer, Verdict
+
+# Events on a user's or a session's group that end every socket of it (logged out, deactivated).
+ACCESS_REVOKED = frozenset({"user_access_revoked", "session_ended"})
 
 
 class RoomConsumer(RealtimeConsumer):
@@ -32,7 +33,7 @@ class RoomConsumer(RealtimeConsumer):
     def decide(self, event: events.LogEvent) -> Decision:
         if self.topic not in event.topics:
             # Events reach us on the user and session groups only to revoke access.
-            if event.type in {"user_access_revoked", "session_ended"}:
+            if event.type in ACCESS_REVOKED:
                 return Close(Code.NOT_LOGGED_IN, "logged out")
             return Verdict.SKIP
         return super().decide(event)
@@ -69,8 +70,6 @@ class RoomConsumer(RealtimeConsumer):
 class UserConsumer(RealtimeConsumer):
     """``/ws/user/<user_id>``: the user's own join requests being created and decided."""
 
-    CONTROL: ClassVar[frozenset[str]] = frozenset({"user_access_revoked", "session_ended"})
-
     def parse_topic(self) -> str:
         self.topic_user_id = int(self.scope["url_route"]["kwargs"]["user_id"])
         return "user_%d" % self.topic_user_id
@@ -81,7 +80,7 @@ class UserConsumer(RealtimeConsumer):
         return None
 
     def decide(self, event: events.LogEvent) -> Decision:
-        if event.type in self.CONTROL:
+        if event.type in ACCESS_REVOKED:
             return Close(Code.NOT_LOGGED_IN, "logged out")
         if self.topic not in event.topics:
             return Verdict.SKIP

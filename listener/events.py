@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Literal, TypedDict
+from typing import Any
 
 
 class LogEvent:
@@ -37,13 +37,6 @@ class LogEvent:
 
     def __repr__(self) -> str:
         return "<LogEvent %d xid=%d %s %s>" % (self.id, self.xid, self.type, self.topics)
-
-
-class EventMessage(TypedDict):
-    """What the channel layer hands to a plain Channels consumer for a logged event."""
-
-    type: Literal["realtime.event"]
-    event: LogEvent
 
 
 def frame(type: str, kwargs: dict[str, Any], cursor: str = "") -> str:

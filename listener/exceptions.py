@@ -14,9 +14,5 @@ class InvalidCursor(ListenerError):
     """The cursor is not one this server issued."""
 
 
-class CursorExpired(ListenerError):
-    """The cursor is older than the retained event log; the page must reload its data."""
-
-
 class ListenerUnavailable(ListenerError):
     """The listener has no connection to Postgres."""

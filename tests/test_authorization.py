@@ -10,25 +10,29 @@ from tests.conftest import close_code, connect, frames, sync
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+ROOM, MEMBERS_USER_TOPIC = "room", "user"
+
+
 @pytest.mark.parametrize(
-    ("who", "code"),
-    [(None, 4401), ("outsider", 4403), ("other", 4403), ("member", None), ("owner", None)],
+    ("topic", "who", "code"),
+    [
+        # The room topic is for its owner and members...
+        (ROOM, None, 4401),
+        (ROOM, "outsider", 4403),
+        (ROOM, "other", 4403),
+        (ROOM, "member", None),
+        (ROOM, "owner", None),
+        # ...a user topic for that user only.
+        (MEMBERS_USER_TOPIC, None, 4401),
+        (MEMBERS_USER_TOPIC, "owner", 4403),
+        (MEMBERS_USER_TOPIC, "other", 4403),
+        (MEMBERS_USER_TOPIC, "member", None),
+    ],
 )
-async def test_room_topic_admits_owner_and_members_only(people, room, who, code):
-    communicator, connected, _ = await connect("/ws/room/%d" % room.id, people[who] if who else None)
-    # Refusals are accepted first, so the page can read the close code.
-    assert connected
-    if code is None:
-        assert await communicator.receive_nothing(timeout=0.2)
-    else:
-        assert await close_code(communicator) == code
-    await communicator.disconnect()
-
-
-@pytest.mark.parametrize(("who", "code"), [(None, 4401), ("owner", 4403), ("other", 4403), ("member", None)])
-async def test_user_topic_is_for_that_user_only(people, room, who, code):
-    path = "/ws/user/%d" % people["member"].id
+async def test_who_may_subscribe(people, room, topic, who, code):
+    path = "/ws/room/%d" % room.id if topic == ROOM else "/ws/user/%d" % people["member"].id
     communicator, connected, _ = await connect(path, people[who] if who else None)
+    # Refusals are accepted first, so the page can read the close code.
     assert connected
     if code is None:
         assert await communicator.receive_nothing(timeout=0.2)
