@@ -20,6 +20,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django import db
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import http
@@ -133,7 +134,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._refuse(Close(Code.TOO_MANY_SOCKETS, "too many open sockets"))
             return
         self._join()
-        refusal, until, pruned_below = await self._open()
+        try:
+            refusal, until, pruned_below = await self._open()
+        except db.DatabaseError:
+            # Postgres went away between the listener's check and ours: leave the groups, 4503.
+            logger.warning("socket user=%s topic=%s: database unavailable", self.user_id, self.topic)
+            await self._refuse(Close(Code.UNAVAILABLE, "database unavailable, retry"))
+            return
         self._until = until
         # Accept only now: once the page sees the socket open, every later commit reaches it.
         # Refusals are accepted too, then closed: a close before accept is an HTTP 403 that a
