@@ -1,38 +1,58 @@
-"""Migrations install the files of ``sql/`` by name."""
+"""Migrations install SQL files by name: the library's from its package, a project's from its folder."""
 
 from __future__ import annotations
 
+import importlib.resources
 import pathlib
 import re
 
+from django.conf import settings
 from django.db import migrations
 
-SQL_DIR = pathlib.Path(__file__).resolve().parent.parent / "sql"
+_FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION (\w+)\(")
 
 
-def read(name: str) -> str:
-    return (SQL_DIR / name).read_text()
+def _library_dir() -> importlib.resources.abc.Traversable:
+    return importlib.resources.files("listener") / "sql"
+
+
+def _project_dir(directory: str) -> pathlib.Path:
+    return pathlib.Path(settings.BASE_DIR) / directory
+
+
+def read(name: str, directory: str | None = None) -> str:
+    """The text of ``name``: from the library's ``sql/`` or, given ``directory``, the project's."""
+    if directory is None:
+        return (_library_dir() / name).read_text()
+    return (_project_dir(directory) / name).read_text()
 
 
 def functions() -> dict[str, str]:
-    """The plpgsql functions the project ships, by name, with the file that defines each."""
+    """The library's plpgsql functions, by name, with the file that defines each."""
     found = {}
-    for path in sorted(SQL_DIR.glob("realtime_*_v*.sql")):
-        match = re.search(r"CREATE OR REPLACE FUNCTION (\w+)\(", path.read_text())
-        if match:
-            found[match.group(1)] = path.name
+    for path in sorted(_library_dir().iterdir(), key=lambda p: p.name):
+        if path.name.startswith("realtime_") and path.name.endswith(".sql"):
+            match = _FUNCTION.search(path.read_text())
+            if match:
+                found[match.group(1)] = path.name
     return found
 
 
 class RunSQLFile(migrations.RunSQL):
-    """Run one file of ``sql/``; shipped files never change, new versions get new files."""
+    """Run one SQL file; shipped files never change, new versions get new files.
 
-    def __init__(self, name: str, reverse_sql: str | None = None) -> None:
+    Without ``directory`` the file is the library's own (inside the installed package); with it,
+    a folder of the project relative to ``BASE_DIR`` (the app's ``sql/``).
+    """
+
+    def __init__(self, name: str, directory: str | None = None, reverse_sql: str | None = None) -> None:
         self.name = name
-        super().__init__(read(name), reverse_sql=reverse_sql or migrations.RunSQL.noop)
+        self.directory = directory
+        super().__init__(read(name, directory), reverse_sql=reverse_sql or migrations.RunSQL.noop)
 
     def deconstruct(self) -> tuple[str, list[object], dict[str, object]]:
-        return (self.__class__.__qualname__, [self.name], {})
+        kwargs: dict[str, object] = {} if self.directory is None else {"directory": self.directory}
+        return (self.__class__.__qualname__, [self.name], kwargs)
 
     def describe(self) -> str:
-        return "Install sql/%s" % self.name
+        return "Install %s/%s" % (self.directory or "listener/sql", self.name)

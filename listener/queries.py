@@ -1,4 +1,4 @@
-"""The named queries of ``sql/listener_queries.sql``, loaded once."""
+"""The named queries of ``listener/sql/queries.sql``, loaded once."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 @functools.cache
 def _all() -> dict[str, str]:
-    text = migration_sql.read("listener_queries.sql")
+    text = migration_sql.read("queries.sql")
     parts = _NAME.split(text)[1:]
     return {name: body.strip() for name, body in zip(parts[::2], parts[1::2], strict=True)}
 

@@ -170,5 +170,5 @@ class Migration(migrations.Migration):
             model_name='chatroom',
             trigger=pgtrigger.compiler.Trigger(name='emit_room_changed', sql=pgtrigger.compiler.UpsertTriggerSql(condition='WHEN (OLD.owner_id IS DISTINCT FROM NEW.owner_id OR OLD.title IS DISTINCT FROM NEW.title)', func="PERFORM realtime_append_event_v1(ARRAY['room_' || NEW.id], 'room_changed', jsonb_build_object('id', NEW.id::text, 'owner', NEW.owner_id::text, 'title', NEW.title)); RETURN NULL;", hash='28326cf4eeefe0e56d8c4f3a899418b39b4c7c8f', operation='UPDATE', pgid='pgtrigger_emit_room_changed_2cecf', table='chat_chatroom', when='AFTER')),
         ),
-        listener.migration_sql.RunSQLFile('realtime_join_request_payload_v1.sql'),
+        listener.migration_sql.RunSQLFile('realtime_join_request_payload_v1.sql', directory='sql'),
     ]
