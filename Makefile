@@ -14,9 +14,10 @@ run: bootstrap ## migrate, seed the demo and serve on http://127.0.0.1:8000 (dap
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python -m daphne -b 127.0.0.1 -p 8000 project.asgi:application
 
-test: bootstrap ## lint, check migrations, then the whole test suite
+test: bootstrap ## lint, type-check, check migrations, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 

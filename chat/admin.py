@@ -14,7 +14,7 @@ from django.utils import timezone
 from chat import models
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[models.ChatRoomMembership, models.ChatRoom]):
     """A room's members, edited on the room."""
 
     model = models.ChatRoomMembership
@@ -24,7 +24,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(models.ChatRoom)
-class ChatRoomAdmin(admin.ModelAdmin):
+class ChatRoomAdmin(admin.ModelAdmin[models.ChatRoom]):
     """Rooms, with their members inline."""
 
     list_display = ["title", "owner", "join_code", "created"]
@@ -36,7 +36,7 @@ class ChatRoomAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ChatMessage)
-class ChatMessageAdmin(admin.ModelAdmin):
+class ChatMessageAdmin(admin.ModelAdmin[models.ChatMessage]):
     """Messages, newest first."""
 
     list_display = ["message", "room", "sender", "posted"]
@@ -48,7 +48,7 @@ class ChatMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.ChatRoomJoinRequest)
-class ChatRoomJoinRequestAdmin(admin.ModelAdmin):
+class ChatRoomJoinRequestAdmin(admin.ModelAdmin[models.ChatRoomJoinRequest]):
     """Join requests; changing the status to admitted makes the user a member (a database trigger)."""
 
     list_display = ["user", "room", "status", "created", "decided"]

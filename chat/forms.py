@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import forms as auth_forms
+from django.contrib.auth.models import User
 
 from chat import models
 
@@ -14,7 +15,7 @@ class MessageForm(forms.Form):
     message = forms.CharField(max_length=200, strip=True)
 
 
-class RoomForm(forms.ModelForm):
+class RoomForm(forms.ModelForm[models.ChatRoom]):
     """A new room; its join code is made by the model."""
 
     class Meta:
@@ -28,7 +29,7 @@ class JoinCodeForm(forms.Form):
     code = forms.CharField(max_length=32, strip=True, label="Join code")
 
 
-class SignUpForm(auth_forms.UserCreationForm):
+class SignUpForm(auth_forms.UserCreationForm[User]):
     """A username and a password, nothing else."""
 
     class Meta(auth_forms.UserCreationForm.Meta):

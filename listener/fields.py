@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 
 
-class Xid8Field(models.Field):
+class Xid8Field(models.Field[int | str | None, int | None]):
     """A ``xid8`` column, read as a Python int; it compares against snapshots in SQL."""
 
     description = "Postgres full transaction id (xid8)"
