@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from chat import history, models
+from tests.conftest import connect, frames, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,7 +91,10 @@ def test_outsiders_and_strangers_reach_nothing(people, room, mine):
     outsider = client_for(people["outsider"])
     for url in (edit_url(mine), delete_url(mine)):
         response = outsider.post(url, {"message": "x"}, **JSON)
-        assert (response.status_code, response.json()["message"]) == (403, "You are not a member of this room.")
+        assert (response.status_code, response.json()["message"]) == (
+            403,
+            "You are not a member of this room.",
+        )
         assert outsider.post(url, {"message": "x"}).status_code == 403
     assert outsider.get("/rooms/%d/messages/older/" % room.id).status_code == 403
     # A message id from another room is not found in this one.
@@ -174,3 +178,54 @@ def test_keyset_round_trips_microseconds():
     assert history.Keyset.decode(history.Keyset(when, 42).encode()) == history.Keyset(when, 42)
     with pytest.raises(history.BadKeyset):
         history.Keyset.decode("12")
+
+
+def render(client: Client, room: models.ChatRoom) -> tuple[list[int], str, str]:
+    """The room page's message ids, its cursor and its first older-page keyset."""
+    body = client.get("/rooms/%d/" % room.id).content.decode()
+    ids = [int(part.split('"', 1)[0]) for part in body.split('data-message-id="')[1:]]
+    cursor = body.split('data-cursor="', 1)[1].split('"', 1)[0]
+    before = body.split('data-before="', 1)[1].split('"', 1)[0]
+    return ids, cursor, before
+
+
+def older_pages(client: Client, room: models.ChatRoom, before: str) -> list[dict[str, object]]:
+    found: list[dict[str, object]] = []
+    while before:
+        page = client.get("/rooms/%d/messages/older/" % room.id, {"before": before}).json()
+        found = page["messages"] + found
+        before = page["before"]
+    return found
+
+
+async def test_history_meets_live_events_without_gap_or_repeat(people, room, monkeypatch):
+    """What the page shows, then older pages, then the frames after its cursor: every message once."""
+    monkeypatch.setattr(history, "PAGE_SIZE", 2)
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    old = await sync(posted_at)(room, people["owner"], when, 5)
+    member = await sync(client_for)(people["member"])
+    shown, cursor, before = await sync(render)(member, room)
+    assert shown == old[-2:]
+
+    # After the render: a new message, an edit and a deletion among the not yet loaded ones.
+    create = sync(models.ChatMessage.objects.create)
+    fresh = await create(room=room, sender=people["member"], message="after the render")
+    await sync(models.ChatMessage.objects.filter(pk=old[0]).update)(message="edited later")
+    await sync(models.ChatMessage.objects.filter(pk=old[1]).delete)()
+
+    socket, connected, _ = await connect("/ws/room/%d" % room.id, people["member"], cursor=cursor)
+    assert connected
+    live = await frames(socket, 3)
+    await socket.disconnect()
+    assert [(f["type"], f["kwargs"]["id"]) for f in live] == [
+        ("chat_message_created", str(fresh.id)),
+        ("chat_message_updated", str(old[0])),
+        ("chat_message_deleted", str(old[1])),
+    ]
+    loaded = await sync(older_pages)(member, room, before)
+    loaded_ids = [int(str(m["id"])) for m in loaded]
+    assert loaded_ids == [old[0], old[2]]
+    assert not set(loaded_ids) & set(shown)
+    assert loaded[0]["message"] == "edited later"
+    everything = await sync(lambda: list(models.ChatMessage.objects.values_list("id", flat=True)))()
+    assert loaded_ids + shown + [fresh.id] == everything
