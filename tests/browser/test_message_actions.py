@@ -6,18 +6,26 @@ Every change reaches every page, the author's included, through the room's frame
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Page, expect
+from django.contrib.auth.models import User
+from playwright.async_api import Browser, Locator, Page, ViewportSize, expect
 
 from chat import history, models
+from tests import servers
 from tests.browser.conftest import live, logged_in
 from tests.conftest import sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-WIDTHS = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1100, "height": 720}}
+WIDTHS: dict[str, ViewportSize] = {
+    "phone": {"width": 375, "height": 740},
+    "desktop": {"width": 1100, "height": 720},
+}
+People = dict[str, User]
 
 
-async def open_room(browser, server, username: str, room: models.ChatRoom, width: str) -> Page:
+async def open_room(
+    browser: Browser, server: servers.Server, username: str, room: models.ChatRoom, width: str
+) -> Page:
     page = await logged_in(browser, server, username)
     await page.set_viewport_size(WIDTHS[width])
     # Deleting asks first; these tests say yes.
@@ -27,7 +35,7 @@ async def open_room(browser, server, username: str, room: models.ChatRoom, width
     return page
 
 
-def message(page: Page, text: str):
+def message(page: Page, text: str) -> Locator:
     return page.locator("#messages li", has=page.locator(".text", has_text=text))
 
 
@@ -36,7 +44,9 @@ async def fits(page: Page) -> None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-async def test_sender_edits_and_everyone_sees_it(people, room, server, browser, width):
+async def test_sender_edits_and_everyone_sees_it(
+    people: People, room: models.ChatRoom, server: servers.Server, browser: Browser, width: str
+) -> None:
     mine = await sync(models.ChatMessage.objects.create)(
         room=room, sender=people["member"], message="typo hre"
     )
@@ -67,7 +77,9 @@ async def test_sender_edits_and_everyone_sees_it(people, room, server, browser, 
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-async def test_delete_own_and_owner_deletes_any_live(people, room, server, browser, width):
+async def test_delete_own_and_owner_deletes_any_live(
+    people: People, room: models.ChatRoom, server: servers.Server, browser: Browser, width: str
+) -> None:
     create = sync(models.ChatMessage.objects.create)
     await create(room=room, sender=people["member"], message="from mo")
     await create(room=room, sender=people["owner"], message="from olivia")
@@ -89,7 +101,9 @@ async def test_delete_own_and_owner_deletes_any_live(people, room, server, brows
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-async def test_load_older_pages_in_without_gap_or_repeat(people, room, server, browser, width):
+async def test_load_older_pages_in_without_gap_or_repeat(
+    people: People, room: models.ChatRoom, server: servers.Server, browser: Browser, width: str
+) -> None:
     total = history.PAGE_SIZE + 5
     # One statement, one transaction: every message has the same posted time; the id breaks ties.
     await sync(models.ChatMessage.objects.bulk_create)(
