@@ -19,11 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from chat import forms, models
+from chat import forms, history, models
 from listener import pages
-
-# The room page shows this many of the latest messages; older ones are not paged in.
-ROOM_HISTORY = 100
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -130,11 +127,9 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
     user = request.user
     with pages.consistent_read() as cursor:
         chat_room = _room_for_member(user.id, room_id)
-        history = list(
-            models.ChatMessage.objects.filter(room=chat_room)
-            .select_related("sender")
-            .order_by("-posted", "-id")[:ROOM_HISTORY]
-        )
+        # The latest page and the cursor share one snapshot: older pages are fetched strictly
+        # before its first message, later changes arrive as frames after the cursor.
+        latest = history.page(chat_room)
         members = list(chat_room.member_set.order_by("username"))
         is_owner = chat_room.owner_id == user.id
         waiting = (
@@ -148,14 +143,14 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
             if is_owner
             else []
         )
-    history.reverse()
     return render(
         request,
         "chat/room.html",
         {
             "cursor": cursor,
             "room": chat_room,
-            "chat_messages": history,
+            "chat_messages": latest.messages,
+            "older": latest.before.encode() if latest.before else "",
             "members": members,
             "is_owner": is_owner,
             "waiting": waiting,

@@ -1,5 +1,6 @@
 // The room page: messages, members and (for the owner) the waiting list, kept live.
-import { postForm, shortTime, showState, subscribe } from "./sockets.js";
+import { messageList } from "./messages.js";
+import { postForm, showState, subscribe } from "./sockets.js";
 
 const main = document.getElementById("main");
 const roomId = main.dataset.room;
@@ -14,47 +15,20 @@ const postError = document.getElementById("post-error");
 const indicator = document.getElementById("connection");
 const gone = document.getElementById("gone");
 
-for (const time of list.querySelectorAll("time[datetime]")) time.textContent = shortTime(time.dateTime);
-scrollToEnd(true);
+const chatMessages = messageList({
+  main,
+  list,
+  scroller: document.getElementById("scroller"),
+  empty: noMessages,
+  older: document.getElementById("older"),
+  csrfToken: () => form.querySelector("input[name=csrfmiddlewaretoken]").value,
+});
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
-}
-
-function nearBottom() {
-  return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
-}
-
-function scrollToEnd(force) {
-  if (force || nearBottom()) list.scrollTop = list.scrollHeight;
-}
-
-function fillMessage(item, kwargs) {
-  item.replaceChildren(
-    el("span", "sender", kwargs.sender.username),
-    Object.assign(el("time", "", shortTime(kwargs.posted)), { dateTime: kwargs.posted }),
-    el("p", "text", kwargs.message),
-  );
-}
-
-function messageItem(id) {
-  return list.querySelector(`li[data-message="${CSS.escape(id)}"]`);
-}
-
-function upsertMessage(kwargs) {
-  const stick = nearBottom();
-  let item = messageItem(kwargs.id);
-  if (!item) {
-    item = el("li");
-    item.dataset.message = kwargs.id;
-    list.append(item);
-  }
-  fillMessage(item, kwargs);
-  noMessages.hidden = true;
-  if (stick || kwargs.sender.id === main.dataset.me) scrollToEnd(true);
 }
 
 function addMember(user) {
@@ -108,16 +82,13 @@ function noAccess(text) {
   gone.textContent = text;
   gone.hidden = false;
   for (const control of form.elements) control.disabled = true;
-  for (const control of document.querySelectorAll(".decide button")) control.disabled = true;
+  for (const control of document.querySelectorAll(".decide button, #messages button, #load-older")) control.disabled = true;
 }
 
 const handlers = {
-  chat_message_created: upsertMessage,
-  chat_message_updated: upsertMessage,
-  chat_message_deleted(kwargs) {
-    messageItem(kwargs.id)?.remove();
-    noMessages.hidden = list.children.length > 0;
-  },
+  chat_message_created: chatMessages.created,
+  chat_message_updated: chatMessages.updated,
+  chat_message_deleted: chatMessages.deleted,
   did_alter_membership(kwargs) {
     if (kwargs.action === "join") addMember(kwargs.user);
     else removeMember(kwargs.user);
