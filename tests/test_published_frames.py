@@ -25,7 +25,7 @@ def jsonb_text(value: Any) -> str:
     if isinstance(value, dict):
         items = sorted(value.items(), key=lambda item: (len(item[0].encode()), item[0].encode()))
         return "{%s}" % ", ".join("%s: %s" % (json.dumps(k), jsonb_text(v)) for k, v in items)
-    return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 async def raw_frame(communicator: WebsocketCommunicator) -> str:
@@ -60,7 +60,7 @@ async def test_every_chat_event_type_byte_for_byte(people, room):
     await sync(models.ChatMessage.objects.filter(pk=message.pk).update)(message='say "hé"')
     expect(await raw_frame(owner), "chat_message_updated", {**base, "message": 'say "hé"'})
     await sync(message.delete)()
-    expect(await raw_frame(owner), "chat_message_deleted", {"id": str(message.id), "room": str(room.id)})
+    expect(await raw_frame(owner), "chat_message_deleted", {"id": base["id"], "room": str(room.id)})
 
     request = await sync(models.ChatRoomJoinRequest.objects.create)(user=people["outsider"], room=room)
     otto = {"id": str(people["outsider"].id), "username": "otto", "first_name": "Otto", "last_name": ""}
@@ -84,7 +84,7 @@ async def test_every_chat_event_type_byte_for_byte(people, room):
     denied = {**common, "id": str(second.id), "action": "deny", "status": "denied", "requesting_user": None}
     for socket in (owner, asker):
         expect(await raw_frame(socket), "did_alter_join_request", denied)
-    await sync(second.delete)()
+    await sync(models.ChatRoomJoinRequest.objects.filter(pk=second.pk).delete)()
     for socket in (owner, asker):
         expect(await raw_frame(socket), "did_alter_join_request", {**denied, "action": "delete"})
     for socket in (owner, asker):
@@ -144,11 +144,12 @@ async def test_deleting_a_join_request_tells_the_owner_and_the_requester_only(pe
     for who, path in sockets.items():
         opened[who], connected, _ = await connect(path, people[who])
         assert connected
+    request_id = str(request.id)
     await sync(delete)(request)
     for who in ("owner", "outsider"):
         frame = json.loads(await raw_frame(opened[who]))
         assert frame["type"] == "did_alter_join_request"
-        assert (frame["kwargs"]["id"], frame["kwargs"]["action"]) == (str(request.id), "delete")
+        assert (frame["kwargs"]["id"], frame["kwargs"]["action"]) == (request_id, "delete")
         assert frame["kwargs"]["user"] == str(people["outsider"].id)
     for who, communicator in opened.items():
         assert await communicator.receive_nothing(timeout=0.3), who
