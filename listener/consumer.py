@@ -250,7 +250,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     def revoke(self, close: Close) -> None:
         """Close after a check that ran outside ``decide`` found that access has ended."""
-        if self._closing is None or _PRECEDENCE.get(close.code, 0) > _PRECEDENCE.get(self._closing.code, 0):
+        rank = {int(code): value for code, value in _PRECEDENCE.items()}
+        if self._closing is None or rank.get(close.code, 0) > rank.get(self._closing.code, 0):
             self._closing = close
             self._wakeup.set()
 

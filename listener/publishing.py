@@ -108,7 +108,7 @@ class _Builder:
     def column(self, path: str) -> sql.Composable:
         """A plain column of the row, by field name (a foreign key gives its id column)."""
         field = _field(self.model, path)
-        return sql.SQL("{}.{}").format(self.row, sql.Identifier(field.column))
+        return sql.SQL("{}.{}").format(self.row, sql.Identifier(_column(field)))
 
     def payload(self, payload: Payload) -> sql.Composable:
         if not isinstance(payload, Mapping):
@@ -136,14 +136,14 @@ class _Builder:
     def path(self, model: type[models.Model], row: sql.Composable, parts: list[str]) -> sql.Composable:
         """``parts[0]`` of ``row``; through a foreign key, one subquery per hop."""
         field = _field(model, parts[0])
-        column = sql.SQL("{}.{}").format(row, sql.Identifier(field.column))
+        column = sql.SQL("{}.{}").format(row, sql.Identifier(_column(field)))
         if len(parts) == 1:
             return _as_published(field, column)
         if not (field.many_to_one or field.one_to_one) or field.related_model is None:
             where = "%s.%s" % (model.__name__, parts[0])
             raise ValueError("%s is not a foreign key: cannot follow %s" % (where, ".".join(parts)))
         assert isinstance(field, models.ForeignKey)
-        related: type[models.Model] = field.related_model  # type: ignore[assignment]
+        related: type[models.Model] = field.related_model
         target = field.target_field
         if len(parts) == 2 and _field(related, parts[1]) == target:
             return _as_published(target, column)  # the related id is the foreign key itself
@@ -155,7 +155,7 @@ class _Builder:
             sql.Identifier(related._meta.db_table),
             alias,
             alias,
-            sql.Identifier(target.column),
+            sql.Identifier(_column(target)),
             column,
         )
 
@@ -165,6 +165,12 @@ def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     if not isinstance(field, models.Field) or not field.column or field.many_to_many:
         raise ValueError("%s.%s is not a column of %s" % (model.__name__, name, model._meta.db_table))
     return field
+
+
+def _column(field: models.Field[Any, Any]) -> str:
+    if not field.column:
+        raise ValueError("%s has no database column" % field)
+    return field.column
 
 
 def _as_published(field: models.Field[Any, Any], column: sql.Composable) -> sql.Composable:

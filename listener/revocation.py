@@ -41,8 +41,11 @@ SUCCESSOR_SETTING = "realtime.session_successor"
 
 def user_triggers(user_model: type[models.Model]) -> list[pgtrigger.Trigger]:
     """The user model's triggers; deactivation only where the model has an ``is_active`` column."""
-    user_topic = [topics.USER.of(user_model._meta.pk.name)]  # type: ignore[union-attr]
-    payload: publishing.Payload = {"id": user_model._meta.pk.name}  # type: ignore[union-attr]
+    pk = user_model._meta.pk
+    if pk is None:
+        raise ValueError("%s has no primary key" % user_model.__name__)
+    user_topic = [topics.USER.of(pk.name)]
+    payload: publishing.Payload = {"id": pk.name}
     found: list[pgtrigger.Trigger] = [
         publishing.Publish(
             name="emit_user_deleted",
@@ -151,6 +154,8 @@ async def _check_password(socket: consumer_module.RealtimeConsumer) -> None:
 
 def _session_is_stale(socket: consumer_module.RealtimeConsumer) -> bool:
     """Whether this socket's session no longer authenticates its user, as Django would judge it."""
+    if socket.user_id is None:
+        return True
     user = auth.get_user_model()._default_manager.filter(pk=socket.user_id).first()
     if user is None:
         return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -29,7 +30,9 @@ def jsonb_text(value: Any) -> str:
 
 
 async def raw_frame(communicator: WebsocketCommunicator) -> str:
-    return await communicator.receive_from(timeout=10)
+    text = await communicator.receive_from(timeout=10)
+    assert isinstance(text, str)
+    return text
 
 
 def expect(text: str, event_type: str, kwargs: dict[str, Any]) -> None:
@@ -45,10 +48,12 @@ def expect(text: str, event_type: str, kwargs: dict[str, Any]) -> None:
 def posted(message_id: int) -> str:
     with connection.cursor() as cur:
         cur.execute("SELECT to_jsonb(posted) #>> '{}' FROM chat_chatmessage WHERE id = %s", [message_id])
-        return cur.fetchone()[0]
+        row = cur.fetchone()
+        assert row is not None
+        return str(row[0])
 
 
-async def test_every_chat_event_type_byte_for_byte(people, room):
+async def test_every_chat_event_type_byte_for_byte(people: dict[str, User], room: models.ChatRoom) -> None:
     owner, _, _ = await connect("/ws/room/%d" % room.id, people["owner"])
     asker, _, _ = await connect("/ws/user/%d" % people["outsider"].id, people["outsider"])
     olivia = {"id": str(people["owner"].id), "username": "olivia"}
@@ -132,7 +137,9 @@ def _delete_by_sql(request: models.ChatRoomJoinRequest) -> None:
         _delete_by_sql,
     ],
 )
-async def test_deleting_a_join_request_tells_the_owner_and_the_requester_only(people, room, delete):
+async def test_deleting_a_join_request_tells_the_owner_and_the_requester_only(
+    people: dict[str, User], room: models.ChatRoom, delete: Callable[[models.ChatRoomJoinRequest], None]
+) -> None:
     request = await sync(models.ChatRoomJoinRequest.objects.create)(user=people["outsider"], room=room)
     sockets = {
         "owner": "/ws/room/%d" % room.id,
@@ -159,7 +166,9 @@ async def test_deleting_a_join_request_tells_the_owner_and_the_requester_only(pe
 NEW_PASSWORD = "a new passphrase 42"
 
 
-async def test_password_change_closes_the_other_sessions_sockets_only(people, room):
+async def test_password_change_closes_the_other_sessions_sockets_only(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
     changing, other = Client(), Client()
     for client in (changing, other):
         assert await sync(client.login)(username="mo", password="pw")
@@ -189,7 +198,9 @@ async def test_password_change_closes_the_other_sessions_sockets_only(people, ro
     assert await close_code(kept_user) == 4401
 
 
-async def test_password_changed_by_sql_closes_every_session_of_the_user(people, room):
+async def test_password_changed_by_sql_closes_every_session_of_the_user(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
     socket, _, _ = await connect("/ws/room/%d" % room.id, people["member"])
     async with await psycopg.AsyncConnection.connect(servers.database_url(), autocommit=True) as conn:
         await conn.execute("UPDATE auth_user SET password = 'x' WHERE id = %s", (people["member"].id,))

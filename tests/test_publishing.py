@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pgtrigger
 import pytest
@@ -25,6 +26,7 @@ _isolated = registry.Apps()
 class OddRow(models.Model):
     """A table and columns whose names need quoting: case, spaces, quotes, a keyword."""
 
+    objects: models.Manager[OddRow] = models.Manager()
     text = models.TextField(db_column="it's col")
     flag = models.BooleanField(db_column="Select")
 
@@ -67,7 +69,7 @@ ODD_INSERTED = listener.Publish(
 )
 
 
-def test_identifiers_are_quoted_and_literals_escaped():
+def test_identifiers_are_quoted_and_literals_escaped() -> None:
     body = publishing.render(OddRow, "NEW", ODD_TRIGGER.topics, ODD_TRIGGER.event, ODD_TRIGGER.payload)
     assert 'NEW."it\'s col"' in body
     assert 'NEW."Select"' in body
@@ -79,7 +81,7 @@ def test_identifiers_are_quoted_and_literals_escaped():
     assert body.startswith('PERFORM "realtime_append_event_v2"(ARRAY[\'odd_\' || NEW."id"::text]::text[]')
 
 
-def test_a_related_field_is_read_through_the_related_models_table():
+def test_a_related_field_is_read_through_the_related_models_table() -> None:
     body = publishing.render(
         chat_models.ChatMessage, "OLD", [topics.ROOM.of("room")], "t", {"who": "sender.username"}
     )
@@ -102,7 +104,7 @@ def test_a_related_field_is_read_through_the_related_models_table():
         ({"operation": pgtrigger.Delete | pgtrigger.Update}, "declare it apart"),
     ],
 )
-def test_mistakes_in_a_declaration_fail_loudly(declaration, error):
+def test_mistakes_in_a_declaration_fail_loudly(declaration: dict[str, Any], error: str) -> None:
     arguments = {
         "name": "emit_x",
         "operation": pgtrigger.Insert,
@@ -115,7 +117,7 @@ def test_mistakes_in_a_declaration_fail_loudly(declaration, error):
         listener.Publish(**arguments).get_func(chat_models.ChatMessage)
 
 
-def test_topic_names_are_one_format_for_sql_and_python():
+def test_topic_names_are_one_format_for_sql_and_python() -> None:
     assert topics.ROOM.name(5) == "room_5" and topics.ROOM.parse("5") == 5
     with pytest.raises(listener.InvalidTopicKey):
         topics.ROOM.parse("five")
@@ -125,12 +127,12 @@ def test_topic_names_are_one_format_for_sql_and_python():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_generated_trigger_publishes_exactly_the_declared_event():
+def test_the_generated_trigger_publishes_exactly_the_declared_event() -> None:
     with connection.schema_editor() as editor:
         editor.create_model(OddRow)
     try:
-        ODD_TRIGGER.install(OddRow)
-        ODD_INSERTED.install(OddRow)
+        ODD_TRIGGER.install(OddRow)  # type: ignore[arg-type]
+        ODD_INSERTED.install(OddRow)  # type: ignore[arg-type]
         row = OddRow.objects.create(text="it's", flag=True)
         OddRow.objects.filter(pk=row.pk).update(flag=False)  # text unchanged: nothing published
         OddRow.objects.filter(pk=row.pk).update(text='say "hi"')
