@@ -17,11 +17,10 @@ from django.db import models
 from django.db.models import functions
 
 import listener
-import listener.publishing
 from chat import topics
 
 
-def message_payload() -> listener.publishing.Payload:
+def message_payload() -> listener.Payload:
     """What a page shows of a message: ids as strings, the sender's username through the FK."""
     return {
         "id": "id",
@@ -32,7 +31,7 @@ def message_payload() -> listener.publishing.Payload:
     }
 
 
-def membership_payload(action: str) -> listener.publishing.Payload:
+def membership_payload(action: str) -> listener.Payload:
     return {
         "action": listener.Const(action),
         "room": "chatroom",
@@ -49,7 +48,7 @@ def decided(status: str) -> pgtrigger.Condition:
     return pgtrigger.Q(old__status__df=pgtrigger.F("new__status"), new__status=status)
 
 
-def join_request_payload(action: str) -> listener.publishing.Payload:
+def join_request_payload(action: str) -> listener.Payload:
     """The room it is for and, on create only, who asks (null otherwise)."""
     requester = {
         "id": "user",
@@ -69,14 +68,6 @@ def join_request_payload(action: str) -> listener.publishing.Payload:
 
 def new_join_code() -> str:
     return secrets.token_urlsafe(6)
-
-
-MESSAGE_PAYLOAD = (
-    "jsonb_build_object('id', {row}.id::text, 'room', {row}.{fields.room.column}::text,"
-    " 'sender', jsonb_build_object('id', {row}.{fields.sender.column}::text,"
-    " 'username', (SELECT username FROM auth_user WHERE id = {row}.{fields.sender.column})),"
-    " 'posted', {row}.{fields.posted.column}, 'message', {row}.{fields.message.column})"
-)
 
 
 class ChatRoom(models.Model):
@@ -269,7 +260,7 @@ class ChatRoomJoinRequest(models.Model):
                 condition=pgtrigger.Condition(
                     "OLD.status IS DISTINCT FROM NEW.status AND NEW.status = 'admitted'"
                 ),
-                func=pgtrigger.Func(
+                func=pgtrigger.Func(  # type: ignore[no-untyped-call]
                     "INSERT INTO chat_chatroom_member_set (chatroom_id, user_id)"
                     " VALUES (NEW.{fields.room.column}, NEW.{fields.user.column})"
                     " ON CONFLICT DO NOTHING; RETURN NULL;"

@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from listener.publishing import Const, Publish, changed
+    from listener.publishing import Const, Payload, Publish, changed
     from listener.topics import SESSION as SESSION_TOPIC
     from listener.topics import USER as USER_TOPIC
     from listener.topics import InvalidTopicKey, Topic
@@ -20,6 +20,7 @@ __all__ = [
     "USER_TOPIC",
     "Const",
     "InvalidTopicKey",
+    "Payload",
     "Publish",
     "Topic",
     "changed",
@@ -27,6 +28,7 @@ __all__ = [
 
 _WHERE = {
     "Const": ("listener.publishing", "Const"),
+    "Payload": ("listener.publishing", "Payload"),
     "Publish": ("listener.publishing", "Publish"),
     "changed": ("listener.publishing", "changed"),
     "Topic": ("listener.topics", "Topic"),

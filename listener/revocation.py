@@ -9,7 +9,10 @@ A password change invalidates the user's other sessions (their stored ``_auth_us
 longer matches) but not the one that made it: Django's ``update_session_auth_hash`` cycles that
 session's key and stores the new hash. ``listener.sessions.SessionStore`` marks such a cycle, so
 the old key's deletion names its successor instead of ending the session; sockets then follow
-the successor and adopt the new hash.
+the successor and adopt the new hash. The view must save the password and cycle the key in one
+transaction (the project wraps ``PasswordChangeView`` in ``transaction.atomic``): then a socket
+sees the key move before its password check runs, whereas a check that ran in between would
+find the old hash and close the changing session's sockets too.
 """
 
 from __future__ import annotations
