@@ -1,4 +1,4 @@
-"""The event log: the source of truth for everything sent to pages."""
+"""The event log, the source of truth for everything sent to pages; and the triggers of lost access."""
 
 from __future__ import annotations
 
