@@ -150,3 +150,9 @@ def test_the_generated_trigger_publishes_exactly_the_declared_event() -> None:
         {ODD_KEY: "it's", "nested": {"flag": True, "const": "a'b", "none": None}, "id": str(row.pk)},
         {ODD_KEY: 'say "hi"', "nested": {"flag": False, "const": "a'b", "none": None}, "id": str(row.pk)},
     ]
+
+
+def test_every_public_name_resolves() -> None:
+    assert {name: getattr(listener, name) for name in listener.__all__}
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        listener.Nope  # noqa: B018
