@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chat import access
+from chat import access, topics
 from listener import events
 from listener.consumer import Close, Code, Decision, RealtimeConsumer, Verdict
-
-# Events on a user's or a session's group that end every socket of it (logged out, deactivated).
-ACCESS_REVOKED = frozenset({"user_access_revoked", "session_ended"})
 
 
 class RoomConsumer(RealtimeConsumer):
@@ -18,8 +15,8 @@ class RoomConsumer(RealtimeConsumer):
     room_access: access.RoomAccess
 
     def parse_topic(self) -> str:
-        self.room_id = int(self.scope["url_route"]["kwargs"]["room_id"])
-        return "room_%d" % self.room_id
+        self.room_id = topics.ROOM.parse(self.scope["url_route"]["kwargs"]["room_id"])
+        return topics.ROOM.name(self.room_id)
 
     def authorize(self) -> Close | None:
         found = access.RoomAccess.load(self.user_id, self.room_id)
@@ -29,14 +26,6 @@ class RoomConsumer(RealtimeConsumer):
             return Close(Code.FORBIDDEN, "not a member of this room")
         self.room_access = found
         return None
-
-    def decide(self, event: events.LogEvent) -> Decision:
-        if self.topic not in event.topics:
-            # Events reach us on the user and session groups only to revoke access.
-            if event.type in ACCESS_REVOKED:
-                return Close(Code.NOT_LOGGED_IN, "logged out")
-            return Verdict.SKIP
-        return super().decide(event)
 
     def on_chat_message_created(self, event: events.LogEvent) -> Decision:
         return Verdict.SEND
@@ -71,20 +60,13 @@ class UserConsumer(RealtimeConsumer):
     """``/ws/user/<user_id>``: the user's own join requests being created and decided."""
 
     def parse_topic(self) -> str:
-        self.topic_user_id = int(self.scope["url_route"]["kwargs"]["user_id"])
-        return "user_%d" % self.topic_user_id
+        self.topic_user_id = topics.USER.parse(self.scope["url_route"]["kwargs"]["user_id"])
+        return topics.USER.name(self.topic_user_id)
 
     def authorize(self) -> Close | None:
         if self.topic_user_id != self.user_id:
             return Close(Code.FORBIDDEN, "this is another user's topic")
         return None
-
-    def decide(self, event: events.LogEvent) -> Decision:
-        if event.type in ACCESS_REVOKED:
-            return Close(Code.NOT_LOGGED_IN, "logged out")
-        if self.topic not in event.topics:
-            return Verdict.SKIP
-        return super().decide(event)
 
     def on_did_alter_join_request(self, event: events.LogEvent) -> Decision:
         return Verdict.SEND

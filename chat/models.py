@@ -1,9 +1,10 @@
 """Private chat rooms, their messages and join requests, with the triggers that publish changes.
 
 Every change is captured by a row trigger, so a view, the admin, ``QuerySet.update()``, a shell
-or raw SQL all publish the same events. Each trigger body is one call to
-``realtime_append_event_v2(topics, type, payload)`` (``sql/``); who may see an event is decided
-in Python, by the consumers. Payload ids are strings, as pages receive them.
+or raw SQL all publish the same events. Each model declares in ``Meta.triggers`` what it
+publishes (``listener.Publish``: event type, topics, payload by field name); the library builds
+the trigger bodies. Who may see an event is decided in Python, by the consumers. Payload ids are
+strings, as pages receive them.
 """
 
 from __future__ import annotations
@@ -12,34 +13,61 @@ import secrets
 
 import pgtrigger
 from django.conf import settings
-from django.contrib.auth.models import User
-from django.contrib.sessions.models import Session
 from django.db import models
 from django.db.models import functions
 
-ROOM_TOPIC = "'room_' || {row}.{fields.room.column}"
+import listener
+from chat import topics
 
 
-def _emit(topics: str, event_type: str, payload: str, row: str = "NEW") -> pgtrigger.Func:
-    """A trigger body appending one event; ``{row}`` is NEW or OLD, the rest is pgtrigger's Func."""
-    call = "PERFORM realtime_append_event_v2(ARRAY[%s], '%s', %s); RETURN NULL;" % (
-        topics,
-        event_type,
-        payload,
-    )
-    return pgtrigger.Func(call.replace("{row}", row))
+def message_payload() -> listener.Payload:
+    """What a page shows of a message: ids as strings, the sender's username through the FK."""
+    return {
+        "id": "id",
+        "room": "room",
+        "sender": {"id": "sender", "username": "sender.username"},
+        "posted": "posted",
+        "message": "message",
+    }
+
+
+def membership_payload(action: str) -> listener.Payload:
+    return {
+        "action": listener.Const(action),
+        "room": "chatroom",
+        "user": {"id": "user", "username": "user.username"},
+    }
+
+
+# The owner sees requests on the room topic, the requester on their user topic.
+JOIN_REQUEST_TOPICS = [topics.ROOM.of("room"), topics.USER.of("user")]
+
+
+def decided(status: str) -> pgtrigger.Condition:
+    """A request's status became ``status`` (admitted or denied), by any write path."""
+    return pgtrigger.Q(old__status__df=pgtrigger.F("new__status"), new__status=status)
+
+
+def join_request_payload(action: str) -> listener.Payload:
+    """The room it is for and, on create only, who asks (null otherwise)."""
+    requester = {
+        "id": "user",
+        "username": "user.username",
+        "first_name": "user.first_name",
+        "last_name": "user.last_name",
+    }
+    return {
+        "id": "id",
+        "action": listener.Const(action),
+        "status": "status",
+        "user": "user",
+        "room": {"id": "room", "title": "room.title"},
+        "requesting_user": requester if action == "create" else None,
+    }
 
 
 def new_join_code() -> str:
     return secrets.token_urlsafe(6)
-
-
-MESSAGE_PAYLOAD = (
-    "jsonb_build_object('id', {row}.id::text, 'room', {row}.{fields.room.column}::text,"
-    " 'sender', jsonb_build_object('id', {row}.{fields.sender.column}::text,"
-    " 'username', (SELECT username FROM auth_user WHERE id = {row}.{fields.sender.column})),"
-    " 'posted', {row}.{fields.posted.column}, 'message', {row}.{fields.message.column})"
-)
 
 
 class ChatRoom(models.Model):
@@ -68,25 +96,20 @@ class ChatRoom(models.Model):
     class Meta:
         triggers = [
             # Pages on this room's topic must close when it goes or its owner changes.
-            pgtrigger.Trigger(
+            listener.Publish(
                 name="emit_room_deleted",
-                when=pgtrigger.After,
                 operation=pgtrigger.Delete,
-                func=_emit("'room_' || OLD.id", "room_deleted", "jsonb_build_object('id', OLD.id::text)"),
+                event="room_deleted",
+                topics=[topics.ROOM.of("id")],
+                payload={"id": "id"},
             ),
-            pgtrigger.Trigger(
+            listener.Publish(
                 name="emit_room_changed",
-                when=pgtrigger.After,
                 operation=pgtrigger.Update,
-                condition=pgtrigger.Condition(
-                    "OLD.owner_id IS DISTINCT FROM NEW.owner_id OR OLD.title IS DISTINCT FROM NEW.title"
-                ),
-                func=_emit(
-                    "'room_' || NEW.id",
-                    "room_changed",
-                    "jsonb_build_object('id', NEW.id::text, 'owner', NEW.{fields.owner.column}::text,"
-                    " 'title', NEW.{fields.title.column})",
-                ),
+                condition=listener.changed("owner", "title"),
+                event="room_changed",
+                topics=[topics.ROOM.of("id")],
+                payload={"id": "id", "owner": "owner", "title": "title"},
             ),
         ]
 
@@ -105,29 +128,19 @@ class ChatRoomMembership(models.Model):
         db_table = "chat_chatroom_member_set"
         constraints = [models.UniqueConstraint(fields=["chatroom", "user"], name="chat_member_once_per_room")]
         triggers = [
-            pgtrigger.Trigger(
+            listener.Publish(
                 name="emit_membership_join",
-                when=pgtrigger.After,
                 operation=pgtrigger.Insert,
-                func=_emit(
-                    "'room_' || NEW.{fields.chatroom.column}",
-                    "did_alter_membership",
-                    "jsonb_build_object('action', 'join', 'room', NEW.{fields.chatroom.column}::text,"
-                    " 'user', jsonb_build_object('id', NEW.{fields.user.column}::text, 'username',"
-                    " (SELECT username FROM auth_user WHERE id = NEW.{fields.user.column})))",
-                ),
+                event="did_alter_membership",
+                topics=[topics.ROOM.of("chatroom")],
+                payload=membership_payload("join"),
             ),
-            pgtrigger.Trigger(
+            listener.Publish(
                 name="emit_membership_leave",
-                when=pgtrigger.After,
                 operation=pgtrigger.Delete,
-                func=_emit(
-                    "'room_' || OLD.{fields.chatroom.column}",
-                    "did_alter_membership",
-                    "jsonb_build_object('action', 'leave', 'room', OLD.{fields.chatroom.column}::text,"
-                    " 'user', jsonb_build_object('id', OLD.{fields.user.column}::text, 'username',"
-                    " (SELECT username FROM auth_user WHERE id = OLD.{fields.user.column})))",
-                ),
+                event="did_alter_membership",
+                topics=[topics.ROOM.of("chatroom")],
+                payload=membership_payload("leave"),
             ),
         ]
 
@@ -146,29 +159,27 @@ class ChatMessage(models.Model):
     class Meta:
         ordering = ["posted", "id"]
         triggers = [
-            pgtrigger.Trigger(
+            listener.Publish(
                 name="emit_message_created",
-                when=pgtrigger.After,
                 operation=pgtrigger.Insert,
-                func=_emit(ROOM_TOPIC, "chat_message_created", MESSAGE_PAYLOAD),
+                event="chat_message_created",
+                topics=[topics.ROOM.of("room")],
+                payload=message_payload(),
             ),
-            pgtrigger.Trigger(
+            listener.Publish(
                 name="emit_message_updated",
-                when=pgtrigger.After,
                 operation=pgtrigger.Update,
-                condition=pgtrigger.Condition("OLD.* IS DISTINCT FROM NEW.*"),
-                func=_emit(ROOM_TOPIC, "chat_message_updated", MESSAGE_PAYLOAD),
+                condition=listener.changed(),
+                event="chat_message_updated",
+                topics=[topics.ROOM.of("room")],
+                payload=message_payload(),
             ),
-            pgtrigger.Trigger(
+            listener.Publish(
                 name="emit_message_deleted",
-                when=pgtrigger.After,
                 operation=pgtrigger.Delete,
-                func=_emit(
-                    ROOM_TOPIC,
-                    "chat_message_deleted",
-                    "jsonb_build_object('id', {row}.id::text, 'room', {row}.{fields.room.column}::text)",
-                    row="OLD",
-                ),
+                event="chat_message_deleted",
+                topics=[topics.ROOM.of("room")],
+                payload={"id": "id", "room": "room"},
             ),
         ]
 
@@ -209,29 +220,36 @@ class ChatRoomJoinRequest(models.Model):
             ),
         ]
         triggers = [
-            pgtrigger.Trigger(
+            listener.Publish(
                 name="emit_join_request_created",
-                when=pgtrigger.After,
                 operation=pgtrigger.Insert,
-                func=_emit(
-                    "'room_' || NEW.{fields.room.column}, 'user_' || NEW.{fields.user.column}",
-                    "did_alter_join_request",
-                    "realtime_join_request_payload_v1(NEW.id, 'create')",
-                ),
+                event="did_alter_join_request",
+                topics=JOIN_REQUEST_TOPICS,
+                payload=join_request_payload("create"),
             ),
-            pgtrigger.Trigger(
-                name="emit_join_request_decided",
-                when=pgtrigger.After,
+            listener.Publish(
+                name="emit_join_request_admitted",
                 operation=pgtrigger.Update,
-                condition=pgtrigger.Condition(
-                    "OLD.status IS DISTINCT FROM NEW.status AND NEW.status IN ('admitted', 'denied')"
-                ),
-                func=_emit(
-                    "'room_' || NEW.{fields.room.column}, 'user_' || NEW.{fields.user.column}",
-                    "did_alter_join_request",
-                    "realtime_join_request_payload_v1(NEW.id,"
-                    " CASE NEW.status WHEN 'admitted' THEN 'admit' ELSE 'deny' END)",
-                ),
+                condition=decided("admitted"),
+                event="did_alter_join_request",
+                topics=JOIN_REQUEST_TOPICS,
+                payload=join_request_payload("admit"),
+            ),
+            listener.Publish(
+                name="emit_join_request_denied",
+                operation=pgtrigger.Update,
+                condition=decided("denied"),
+                event="did_alter_join_request",
+                topics=JOIN_REQUEST_TOPICS,
+                payload=join_request_payload("deny"),
+            ),
+            # Any path that deletes a request (admin, bulk, QuerySet.delete(), SQL) tells both sides.
+            listener.Publish(
+                name="emit_join_request_deleted",
+                operation=pgtrigger.Delete,
+                event="did_alter_join_request",
+                topics=JOIN_REQUEST_TOPICS,
+                payload=join_request_payload("delete"),
             ),
             # Admission is a database rule, so the admin, update() and raw SQL all grant membership,
             # in the same transaction. Named to fire after the event above (triggers fire by name).
@@ -242,7 +260,7 @@ class ChatRoomJoinRequest(models.Model):
                 condition=pgtrigger.Condition(
                     "OLD.status IS DISTINCT FROM NEW.status AND NEW.status = 'admitted'"
                 ),
-                func=pgtrigger.Func(
+                func=pgtrigger.Func(  # type: ignore[no-untyped-call]
                     "INSERT INTO chat_chatroom_member_set (chatroom_id, user_id)"
                     " VALUES (NEW.{fields.room.column}, NEW.{fields.user.column})"
                     " ON CONFLICT DO NOTHING; RETURN NULL;"
@@ -252,48 +270,3 @@ class ChatRoomJoinRequest(models.Model):
 
     def __str__(self) -> str:
         return "%s -> %s (%s)" % (self.user_id, self.room_id, self.status)
-
-
-class UserAccessTriggers(User):
-    """Publishes a user's loss of access (deactivated, deleted) so their open sockets close."""
-
-    class Meta:
-        proxy = True
-        triggers = [
-            pgtrigger.Trigger(
-                name="emit_user_deactivated",
-                when=pgtrigger.After,
-                operation=pgtrigger.Update,
-                condition=pgtrigger.Condition("OLD.is_active AND NOT NEW.is_active"),
-                func=_emit(
-                    "'user_' || NEW.id", "user_access_revoked", "jsonb_build_object('id', NEW.id::text)"
-                ),
-            ),
-            pgtrigger.Trigger(
-                name="emit_user_deleted",
-                when=pgtrigger.After,
-                operation=pgtrigger.Delete,
-                func=_emit(
-                    "'user_' || OLD.id", "user_access_revoked", "jsonb_build_object('id', OLD.id::text)"
-                ),
-            ),
-        ]
-
-
-class SessionEndTriggers(Session):
-    """Publishes the end of a login session (logout, flush) so that session's sockets close."""
-
-    class Meta:
-        proxy = True
-        triggers = [
-            pgtrigger.Trigger(
-                name="emit_session_ended",
-                when=pgtrigger.After,
-                operation=pgtrigger.Delete,
-                func=_emit(
-                    "'session_' || md5(OLD.session_key)",
-                    "session_ended",
-                    "'{{}}'::jsonb",
-                ),
-            ),
-        ]

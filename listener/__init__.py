@@ -1,0 +1,46 @@
+"""Real-time Django on Postgres: declare what models publish; pages follow topics over sockets.
+
+The public API is ``__all__``; everything else in the package is private. Names load lazily, so
+``from listener import Publish`` works inside a ``models.py`` before the app registry is ready.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from listener.publishing import Const, Payload, Publish, changed
+    from listener.topics import SESSION as SESSION_TOPIC
+    from listener.topics import USER as USER_TOPIC
+    from listener.topics import InvalidTopicKey, Topic
+
+__all__ = [
+    "SESSION_TOPIC",
+    "USER_TOPIC",
+    "Const",
+    "InvalidTopicKey",
+    "Payload",
+    "Publish",
+    "Topic",
+    "changed",
+]
+
+_WHERE = {
+    "Const": ("listener.publishing", "Const"),
+    "Payload": ("listener.publishing", "Payload"),
+    "Publish": ("listener.publishing", "Publish"),
+    "changed": ("listener.publishing", "changed"),
+    "Topic": ("listener.topics", "Topic"),
+    "InvalidTopicKey": ("listener.topics", "InvalidTopicKey"),
+    "USER_TOPIC": ("listener.topics", "USER"),
+    "SESSION_TOPIC": ("listener.topics", "SESSION"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _WHERE[name]
+    except KeyError:
+        raise AttributeError("module 'listener' has no attribute %r" % name) from None
+    return getattr(importlib.import_module(module), attribute)

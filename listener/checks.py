@@ -66,17 +66,16 @@ def triggers() -> list[Finding]:
 
 
 def functions() -> list[Finding]:
+    """The library's functions and those the project's migrations install from its SQL files."""
+    names = sorted({*migration_sql.functions(), *migration_sql.project_functions()})
     with connection.cursor() as cur:
-        cur.execute(
-            "SELECT proname FROM pg_proc WHERE proname = ANY(%(names)s)",
-            {"names": list(migration_sql.functions())},
-        )
+        cur.execute("SELECT proname FROM pg_proc WHERE proname = ANY(%(names)s)", {"names": names})
         present = {row[0] for row in cur.fetchall()}
     return [
         Finding(Level.OK, "function %s installed" % name)
         if name in present
         else Finding(Level.ERROR, "function %s is missing: run manage.py migrate" % name)
-        for name in migration_sql.functions()
+        for name in names
     ]
 
 

@@ -12,7 +12,6 @@ import asyncio
 import collections
 import dataclasses
 import enum
-import hashlib
 import logging
 import urllib.parse
 from typing import Any
@@ -26,7 +25,8 @@ from django.db import connection, transaction
 from django.utils import http
 
 from listener import asgi as listener_asgi
-from listener import conf, cursors, events, exceptions, metrics, queries, service
+from listener import conf, cursors, events, exceptions, metrics, queries, revocation, service
+from listener import topics as topic_names
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     def decide(self, event: events.LogEvent) -> Decision:
         """Whether this subscriber gets ``event``: dispatch to the method named by its type."""
+        revoked = revocation.decide(self, event)
+        if revoked is not None:
+            return revoked
+        if self.topic not in event.topics:
+            # Events reach a socket on its user and session groups only to end its access.
+            return Verdict.SKIP
         handler = getattr(self, "on_" + event.type, None)
         if handler is None:
             logger.warning("no handler for event type %s on %s; not sent", event.type, self.topic)
@@ -242,6 +248,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._closing = Close(Code.INTERNAL_ERROR, reason)
         self._wakeup.set()
 
+    def revoke(self, close: Close) -> None:
+        """Close after a check that ran outside ``decide`` found that access has ended."""
+        rank = {int(code): value for code, value in _PRECEDENCE.items()}
+        if self._closing is None or rank.get(close.code, 0) > rank.get(self._closing.code, 0):
+            self._closing = close
+            self._wakeup.set()
+
     def _fail_slow(self) -> None:
         """The page reads slower than events arrive: close it, resumable, instead of dropping."""
         logger.warning(
@@ -299,16 +312,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         return cursors.Cursor.decode(values[0])
 
     def _groups(self) -> list[str]:
-        groups = [self.topic, "user_%s" % self.user_id]
+        groups = [self.topic, topic_names.USER.name(self.user_id)]
         session = self.scope.get("session")
         if session is not None and session.session_key:
-            groups.append("session_%s" % hashlib.md5(session.session_key.encode()).hexdigest())
+            groups.append(topic_names.SESSION.name(session.session_key))
         return list(dict.fromkeys(groups))
 
     def _over_cap(self) -> bool:
         # Every socket of a user is in the group user_<id>; no await between this and `_join`.
         cap = conf.get("REALTIME_MAX_SOCKETS_PER_USER")
-        return cap is not None and service.channel_layer().members("user_%s" % self.user_id) >= cap
+        return cap is not None and service.channel_layer().members(topic_names.USER.name(self.user_id)) >= cap
 
     def _join(self) -> None:
         layer = service.channel_layer()

@@ -38,6 +38,20 @@ def functions() -> dict[str, str]:
     return found
 
 
+def project_functions() -> dict[str, str]:
+    """The functions that migrations install from project folders (``RunSQLFile(..., directory)``)."""
+    from django.db.migrations import loader
+
+    found = {}
+    for migration in loader.MigrationLoader(None, ignore_no_migrations=True).disk_migrations.values():
+        for operation in migration.operations:
+            if isinstance(operation, RunSQLFile) and operation.directory is not None:
+                match = _FUNCTION.search(read(operation.name, operation.directory))
+                if match:
+                    found[match.group(1)] = "%s/%s" % (operation.directory, operation.name)
+    return found
+
+
 class RunSQLFile(migrations.RunSQL):
     """Run one SQL file; shipped files never change, new versions get new files.
 

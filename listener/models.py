@@ -1,12 +1,14 @@
-"""The event log: the source of truth for everything sent to pages."""
+"""The event log, the source of truth for everything sent to pages; and the triggers of lost access."""
 
 from __future__ import annotations
 
+from django.contrib import auth
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.sessions import models as sessions_models
 from django.db import models
 from django.db.models import functions
 
-from listener import fields
+from listener import fields, revocation
 
 
 class Event(models.Model):
@@ -34,3 +36,25 @@ class Retention(models.Model):
     # Every event of a transaction below this xid may be gone.
     pruned_below_xid = fields.Xid8Field(default=0)
     pruned_at = models.DateTimeField(null=True)
+
+
+# The sockets of a user and of a login session close when access ends, whatever ended it: the
+# admin, a shell, a cron job or SQL. Proxies keep these triggers in this app's migrations; the
+# user model is whichever AUTH_USER_MODEL names (its app must be installed before this one).
+_USER_MODEL = auth.get_user_model()
+
+
+class UserAccess(_USER_MODEL):  # type: ignore[valid-type,misc]
+    """Publishes a user's deactivation, deletion and password change on their user topic."""
+
+    class Meta:
+        proxy = True
+        triggers = revocation.user_triggers(_USER_MODEL)
+
+
+class SessionEnd(sessions_models.Session):
+    """Publishes the end of a login session (logout, flush, expiry clean-up) on its session topic."""
+
+    class Meta:
+        proxy = True
+        triggers = revocation.session_triggers()

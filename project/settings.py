@@ -84,6 +84,10 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "listener.layer.PostgresChannelLayer"}}
 # transaction mode drops LISTEN silently); unset, the default database's settings are used.
 REALTIME_LISTENER_DATABASE_URL = os.environ.get("REALTIME_LISTENER_DATABASE_URL") or None
 
+# Sessions in the database, with key cycles (login, password change) told apart from logouts, so
+# that the sockets of the session that changed a password stay open (listener/sessions.py).
+SESSION_ENGINE = "listener.sessions"
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

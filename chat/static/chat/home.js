@@ -1,4 +1,5 @@
-// The home page: my join requests change status live; an admitted one adds the room link.
+// The home page: my join requests change status live; an admitted one adds the room link; a
+// deleted one leaves the list.
 import { showState, subscribe } from "./sockets.js";
 
 const main = document.getElementById("main");
@@ -26,6 +27,11 @@ function requestItem(kwargs) {
   return item;
 }
 
+function dropRequest(id) {
+  requests.querySelector(`li[data-request="${CSS.escape(id)}"]`)?.remove();
+  if (!requests.querySelector("li")) requests.append(el("li", "empty", "No requests."));
+}
+
 function setStatus(item, status) {
   item.dataset.status = status;
   const badge = item.querySelector(".status");
@@ -49,6 +55,7 @@ subscribe({
   cursor: main.dataset.cursor,
   handlers: {
     did_alter_join_request(kwargs) {
+      if (kwargs.action === "delete") return dropRequest(kwargs.id);
       setStatus(requestItem(kwargs), kwargs.status);
       if (kwargs.action === "admit") addRoomLink(kwargs.room);
     },

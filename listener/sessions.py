@@ -1,0 +1,40 @@
+"""A session engine that tells sockets when a session key is cycled rather than ended.
+
+Django cycles a session's key on login and on ``update_session_auth_hash``: it saves the data
+under a new key and deletes the old row. To a trigger that deletion looks like a logout. This
+store deletes the old row in a transaction that names the new key's topic, so the sockets of
+that session follow it instead of closing. Use it with ``SESSION_ENGINE = "listener.sessions"``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.sessions.backends import db as db_sessions
+from django.db import connections, router, transaction
+
+from listener import revocation, topics
+
+
+class SessionStore(db_sessions.SessionStore):
+    """Django's database session store; a cycled key names its successor."""
+
+    _cycling = False
+
+    def cycle_key(self) -> None:
+        self._cycling = True
+        try:
+            super().cycle_key()
+        finally:
+            self._cycling = False
+
+    def delete(self, session_key: str | None = None) -> None:
+        if not self._cycling or session_key is None or self.session_key is None:
+            super().delete(session_key)
+            return
+        using = router.db_for_write(self.model)
+        with transaction.atomic(using=using):
+            with connections[using].cursor() as cur:
+                cur.execute(
+                    "SELECT set_config(%s, %s, true)",
+                    [revocation.SUCCESSOR_SETTING, topics.SESSION.name(self.session_key)],
+                )
+            super().delete(session_key)

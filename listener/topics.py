@@ -1,0 +1,77 @@
+"""Topic names, defined once: the trigger that publishes and the consumer that subscribes agree.
+
+A topic is ``<prefix>_<key>``: ``room_5``, ``user_7``. The same :class:`Topic` renders the name in
+SQL (inside a trigger body, from a column of the row) and in Python (from a URL or a user), so
+the format lives in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from typing import Any
+
+from psycopg import sql
+
+_PREFIX = re.compile(r"^[a-z][a-z0-9]*$")
+
+
+class InvalidTopicKey(ValueError):
+    """The URL named a topic key that this topic does not accept."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Topic:
+    """A family of topics, ``<prefix>_<key>``, keyed by one column of a model.
+
+    ``key_type`` parses keys from URLs (``int`` for ids); ``hashed`` names the topic by the md5
+    of the key instead of the key, for keys that are secrets (session keys).
+    """
+
+    prefix: str
+    key_type: type = int
+    hashed: bool = False
+
+    def __post_init__(self) -> None:
+        if not _PREFIX.match(self.prefix):
+            raise ValueError("topic prefix %r must be lowercase letters and digits" % self.prefix)
+
+    def name(self, key: Any) -> str:
+        """The group name of the topic for ``key``, as the trigger writes it."""
+        text = str(key)
+        if self.hashed:
+            text = hashlib.md5(text.encode()).hexdigest()
+        return "%s_%s" % (self.prefix, text)
+
+    def parse(self, value: str) -> Any:
+        """The typed key from a URL segment; :class:`InvalidTopicKey` when it is not one."""
+        try:
+            return self.key_type(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidTopicKey("%r is not a %s key" % (value, self.prefix)) from exc
+
+    def of(self, field: str) -> TopicOf:
+        """The topic named by ``field`` of the published row (``"id"``, ``"room"``)."""
+        return TopicOf(self, field)
+
+    def sql(self, column: sql.Composable) -> sql.Composed:
+        """The topic name as a SQL expression of ``column`` (e.g. ``NEW."room_id"``)."""
+        key: sql.Composable = sql.SQL("{}::text").format(column)
+        if self.hashed:
+            key = sql.SQL("md5({})").format(key)
+        return sql.SQL("{} || {}").format(sql.Literal(self.prefix + "_"), key)
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicOf:
+    """One topic of a published event: a :class:`Topic` keyed by a field of the row."""
+
+    topic: Topic
+    field: str
+
+
+# The library's own topics: every socket of a user, and every socket of one login session, joins
+# these, so that logging out, deactivation and password changes reach them.
+USER = Topic("user")
+SESSION = Topic("session", key_type=str, hashed=True)
