@@ -10,6 +10,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from listener.asgi import with_listener
+    from listener.consumer import Close, Code, Decision, RealtimeConsumer, Verdict
+    from listener.events import LogEvent
+    from listener.layer import PostgresChannelLayer
+    from listener.pages import consistent_read
     from listener.publishing import Const, Payload, Publish, changed
     from listener.topics import SESSION as SESSION_TOPIC
     from listener.topics import USER as USER_TOPIC
@@ -18,15 +23,33 @@ if TYPE_CHECKING:
 __all__ = [
     "SESSION_TOPIC",
     "USER_TOPIC",
+    "Close",
+    "Code",
     "Const",
+    "Decision",
     "InvalidTopicKey",
+    "LogEvent",
     "Payload",
+    "PostgresChannelLayer",
     "Publish",
+    "RealtimeConsumer",
     "Topic",
+    "Verdict",
     "changed",
+    "consistent_read",
+    "with_listener",
 ]
 
 _WHERE = {
+    "with_listener": ("listener.asgi", "with_listener"),
+    "Close": ("listener.consumer", "Close"),
+    "Code": ("listener.consumer", "Code"),
+    "Decision": ("listener.consumer", "Decision"),
+    "RealtimeConsumer": ("listener.consumer", "RealtimeConsumer"),
+    "Verdict": ("listener.consumer", "Verdict"),
+    "LogEvent": ("listener.events", "LogEvent"),
+    "PostgresChannelLayer": ("listener.layer", "PostgresChannelLayer"),
+    "consistent_read": ("listener.pages", "consistent_read"),
     "Const": ("listener.publishing", "Const"),
     "Payload": ("listener.publishing", "Payload"),
     "Publish": ("listener.publishing", "Publish"),

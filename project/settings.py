@@ -10,8 +10,12 @@ import os
 import pathlib
 
 import dj_database_url
+import django_stubs_ext
 
 from project import embedded_postgres
+
+# Admin and form classes take type parameters for mypy; this makes them subscriptable at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = pathlib.Path(__file__).resolve().parent.parent
 

@@ -64,8 +64,12 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     (wheel,) = wheels.glob("*.whl")
     run(sys.executable, "-m", "venv", where / "venv", cwd=where)
     pip = where / "venv" / "bin" / "pip"
-    requirements = ROOT / "requirements.txt"
-    run(pip, "install", "--quiet", "--disable-pip-version-check", "-c", requirements, wheel, "daphne", cwd=where)
+    # The project's pins as constraints (pip's constraints take no extras).
+    constraints = where / "constraints.txt"
+    pins = (ROOT / "requirements.txt").read_text()
+    constraints.write_text(re.sub(r"\[[\w,]+\]", "", pins))
+    args = ["install", "--quiet", "--disable-pip-version-check", "-c", constraints]
+    run(pip, *args, wheel, "daphne", "psycopg[binary]", cwd=where)
     return where
 
 
@@ -124,7 +128,7 @@ def login(project: pathlib.Path, username: str) -> tuple[int, str]:
         "u = User.objects.create_user(%r, password='pw'); c = Client(); c.force_login(u);"
         "print(u.pk, c.cookies['sessionid'].value)" % username,
     )
-    user_id, cookie = out.split()
+    user_id, cookie = out.splitlines()[-1].split()
     return int(user_id), cookie
 
 

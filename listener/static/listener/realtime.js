@@ -1,0 +1,162 @@
+// One live topic over a WebSocket: resumes from the last handled frame's cursor, retries with
+// capped exponential backoff and full jitter, and stops for good when the server says why.
+
+const BASE_DELAY_MS = 500;
+const MAX_DELAY_MS = 30000;
+// A socket that stayed open this long counts as healthy: the next failure starts the backoff over.
+const HEALTHY_AFTER_MS = 5000;
+const SEEN_LIMIT = 1000;
+
+// Close codes (README, "Close codes").
+const NOT_LOGGED_IN = 4401;
+const FORBIDDEN = 4403;
+const NOT_FOUND = 4404;
+const BAD_CURSOR = 4400;
+const RESYNC_REQUIRED = 4410;
+
+/**
+ * Subscribe to `path` (e.g. "/ws/room/3") from `cursor` (the page's data-cursor).
+ * `handlers` maps frame types to functions of (kwargs, frame).
+ * `onState(state, detail)` hears "connecting" | "live" | "reconnecting" | "offline" | "stopped".
+ * Returns { close() }.
+ */
+export function subscribe({ path, cursor, handlers, onState = () => {}, onStop = () => {} }) {
+  let lastCursor = cursor || "";
+  const seen = new Set();
+  let socket = null;
+  let attempt = 0;
+  let openedAt = 0;
+  let retryTimer = null;
+  let stopped = false;
+
+  function url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const query = lastCursor ? "?cursor=" + encodeURIComponent(lastCursor) : "";
+    return scheme + "//" + location.host + path + query;
+  }
+
+  function open() {
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    if (stopped || socket) return;
+    onState(attempt === 0 ? "connecting" : "reconnecting");
+    const ws = new WebSocket(url());
+    socket = ws;
+    ws.addEventListener("open", () => {
+      openedAt = Date.now();
+      onState("live");
+    });
+    ws.addEventListener("message", (event) => receive(event.data));
+    ws.addEventListener("close", (event) => {
+      if (socket === ws) socket = null;
+      closed(event.code, event.reason);
+    });
+  }
+
+  function receive(data) {
+    let frame;
+    try {
+      frame = JSON.parse(data);
+    } catch (error) {
+      console.warn("live: ignoring a frame that is not JSON", error);
+      return;
+    }
+    if (frame.cursor) {
+      // Each frame has its own cursor, so a repeated cursor is a repeated frame.
+      if (seen.has(frame.cursor)) return;
+      seen.add(frame.cursor);
+      if (seen.size > SEEN_LIMIT) seen.delete(seen.values().next().value);
+    }
+    if (frame.type === "resync_required") {
+      stop("resync", frame.kwargs && frame.kwargs.reason);
+      location.reload();
+      return;
+    }
+    const handler = handlers[frame.type];
+    if (handler) {
+      try {
+        handler(frame.kwargs || {}, frame);
+      } catch (error) {
+        console.error("live: handler for %s failed", frame.type, error);
+      }
+    } else {
+      console.info("live: no handler for frame type %s", frame.type);
+    }
+    // Only a handled frame moves the cursor: a reconnect replays anything after it.
+    if (frame.cursor) lastCursor = frame.cursor;
+  }
+
+  function closed(code, reason) {
+    if (stopped) return;
+    if (code === NOT_LOGGED_IN) {
+      stop("logged-out", reason);
+      location.assign("/accounts/login/?next=" + encodeURIComponent(location.pathname));
+      return;
+    }
+    if (code === FORBIDDEN || code === NOT_FOUND) {
+      stop(code === FORBIDDEN ? "forbidden" : "gone", reason);
+      return;
+    }
+    if (code === RESYNC_REQUIRED || code === BAD_CURSOR) {
+      // The page's data is older than the log keeps: a fresh render brings a fresh cursor.
+      stop("resync", reason);
+      location.reload();
+      return;
+    }
+    if (openedAt && Date.now() - openedAt > HEALTHY_AFTER_MS) attempt = 0;
+    openedAt = 0;
+    scheduleRetry();
+  }
+
+  function scheduleRetry() {
+    if (!navigator.onLine) {
+      onState("offline");
+      return; // the "online" event reopens.
+    }
+    const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt);
+    attempt += 1;
+    const delay = Math.random() * ceiling;
+    onState("reconnecting", { delay });
+    retryTimer = setTimeout(open, delay);
+  }
+
+  function retryNow() {
+    if (stopped || socket) return;
+    attempt = 0;
+    open();
+  }
+
+  function stop(why, reason) {
+    stopped = true;
+    clearTimeout(retryTimer);
+    onState("stopped", { why, reason });
+    onStop(why, reason);
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") retryNow();
+  });
+  window.addEventListener("online", retryNow);
+  window.addEventListener("offline", () => {
+    if (!stopped && !socket) onState("offline");
+  });
+  window.addEventListener("pagehide", (event) => {
+    if (!event.persisted) {
+      stopped = true;
+      if (socket) socket.close(1000);
+    }
+  });
+  window.addEventListener("pageshow", (event) => {
+    // Back from the back/forward cache: the page's data is stale.
+    if (event.persisted) location.reload();
+  });
+
+  open();
+  return {
+    close() {
+      stopped = true;
+      if (socket) socket.close(1000);
+    },
+  };
+}
+
