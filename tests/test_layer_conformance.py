@@ -57,7 +57,9 @@ def _events() -> int:
 
 async def test_named_channel_send_then_receive_keeps_order_and_types(fresh):
     target = fresh()
-    sent = [{"type": "test.one", "n": i, "blob": bytes([i, 0, 255]), "t": [1.5, None, True]} for i in range(3)]
+    sent = [
+        {"type": "test.one", "n": i, "blob": bytes([i, 0, 255]), "t": [1.5, None, True]} for i in range(3)
+    ]
     for message in sent:
         await target.send("thumbnails", message)
     assert [await receive(target, "thumbnails") for _ in sent] == sent
