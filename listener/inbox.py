@@ -196,7 +196,7 @@ class Inbox:
         cur = await conn.execute(
             queries.get("channel_claim_queue"), {"queues": sorted(self.heads), "full": full}
         )
-        for channel, payload, expires in await cur.fetchall():
+        for channel, payload, expires, _ in await cur.fetchall():
             self.buffer(channel).put(expires, codec.decode(payload))
 
     async def _sweep(self, conn: psycopg.AsyncConnection[Any]) -> None:

@@ -61,7 +61,10 @@ FROM listener_event;
 SELECT realtime_append_event_v1(%(topics)s::text[], %(type)s, %(payload)s::jsonb);
 
 -- name: channel_send
-SELECT realtime_channel_send_v1(%(channel)s, %(queue)s, %(message)s, %(ttl)s, %(capacity)s) AS sent;
+-- Channel messages are not durable (as in any Channels layer): their transactions commit without
+-- waiting for the WAL flush. Event-log writes (group_send) keep the server's setting.
+SELECT realtime_channel_send_v1(%(channel)s, %(queue)s, %(message)s, %(ttl)s, %(capacity)s) AS sent,
+    set_config('synchronous_commit', 'off', true) AS async_commit;
 
 -- name: group_send
 SELECT realtime_group_send_v1(%(group)s, %(type)s, %(payload)s::jsonb, %(message)s, %(ttl)s, %(capacity)s)
@@ -78,7 +81,7 @@ WHERE id = (
     FOR UPDATE SKIP LOCKED
     LIMIT 1
 )
-RETURNING payload;
+RETURNING payload, set_config('synchronous_commit', 'off', true) AS async_commit;
 
 -- name: channel_claim_queue
 -- Take every message of one process's channels (its queue), oldest first, except those of
@@ -88,7 +91,8 @@ WITH taken AS (
     WHERE queue = ANY(%(queues)s::text[]) AND channel <> ALL(%(full)s::text[])
     RETURNING id, channel, payload, extract(epoch FROM expires)::float8 AS expires
 )
-SELECT channel, payload, expires FROM taken ORDER BY id;
+SELECT channel, payload, expires, set_config('synchronous_commit', 'off', true) AS async_commit
+FROM taken ORDER BY id;
 
 -- name: channel_wake
 SELECT pg_notify('realtime_channels', %(queue)s);
