@@ -27,6 +27,8 @@ from listener import codec, conf, connection, exceptions, queries
 logger = logging.getLogger(__name__)
 
 CHANNEL = "realtime_channels"
+# Seconds between looks of a named-channel receiver on a loop other than the inbox's.
+FOREIGN_LOOP_POLL = 0.05
 
 
 class State(enum.Enum):
@@ -45,8 +47,17 @@ class Buffer:
 
     def put(self, expires: float, message: dict[str, Any]) -> None:
         self.items.append((expires, message))
-        if self._wakeup is not None:
+        if self._wakeup is None or self._loop is None:
+            return
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is self._loop:
             self._wakeup.set()
+        elif not self._loop.is_closed():
+            # The receiver waits on another thread's loop.
+            self._loop.call_soon_threadsafe(self._wakeup.set)
 
     def drop_expired(self) -> None:
         now = time.time()
@@ -96,8 +107,11 @@ class Inbox:
 
     def ensure_started(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._task is not None and self._loop is loop and not self._task.done():
-            return
+        if self._task is not None and not self._task.done():
+            assert self._loop is not None
+            # Still served: from this loop, or from another thread's running loop.
+            if self._loop is loop or (self._loop.is_running() and not self._loop.is_closed()):
+                return
         self._loop, self._ready, self._conditions = loop, asyncio.Event(), {}
         self._task = loop.create_task(self._run(), name="realtime-channel-inbox")
         self._task.add_done_callback(_log_exit)
@@ -106,18 +120,31 @@ class Inbox:
         """Return once this process LISTENs, so no wake-up after this call is missed."""
         self.ensure_started()
         assert self._ready is not None
+        timeout = conf.get("REALTIME_LISTENER_READY_TIMEOUT")
         try:
-            await asyncio.wait_for(self._ready.wait(), conf.get("REALTIME_LISTENER_READY_TIMEOUT"))
+            if asyncio.get_running_loop() is self._loop:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            else:
+                await asyncio.wait_for(self._ready_elsewhere(), timeout)
         except TimeoutError as exc:
             raise exceptions.ChannelLayerUnavailable(
-                "the channel layer could not LISTEN within %ss" % conf.get("REALTIME_LISTENER_READY_TIMEOUT")
+                "the channel layer could not LISTEN within %ss" % timeout
             ) from exc
+
+    async def _ready_elsewhere(self) -> None:
+        assert self._ready is not None
+        while not self._ready.is_set():
+            await asyncio.sleep(FOREIGN_LOOP_POLL)
 
     def generation(self, channel: str) -> int:
         return self._generations.get(channel, 0)
 
     async def wait(self, channel: str, seen: int) -> None:
         """Wait until ``channel`` was woken after ``seen``, or the poll interval passed."""
+        if asyncio.get_running_loop() is not self._loop:
+            # The inbox runs on another thread's loop and cannot wake this one: look often.
+            await asyncio.sleep(FOREIGN_LOOP_POLL)
+            return
         condition = self._conditions.get(channel)
         if condition is None:
             condition = self._conditions[channel] = asyncio.Condition()

@@ -24,41 +24,47 @@ class LayerConnection:
     """Runs the layer's named queries on a connection of the running loop."""
 
     def __init__(self) -> None:
-        self._conn: psycopg.AsyncConnection[Any] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._opening: asyncio.Lock | None = None
+        # One per event loop: a thread of the server may run its own loop (async_to_sync) while
+        # the server's loop uses its connection.
+        self._conns: dict[asyncio.AbstractEventLoop, psycopg.AsyncConnection[Any]] = {}
+        self._opening: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     async def fetch(self, name: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """The rows of named query ``name``; `ChannelLayerUnavailable` when Postgres is not there."""
+        loop = asyncio.get_running_loop()
         try:
-            conn = await self._connection()
+            conn = await self._connection(loop)
             cur = await conn.execute(queries.get(name), params)
             return await cur.fetchall() if cur.description is not None else []
         except psycopg.OperationalError as exc:
-            self.close()
+            self._drop(loop)
             raise exceptions.ChannelLayerUnavailable(
                 "channel layer query %r failed: %s" % (name, str(exc).strip() or type(exc).__name__)
             ) from exc
 
     def close(self) -> None:
-        """Drop the connection without awaiting (its loop may be closed already)."""
-        if self._conn is not None and not self._conn.closed:
-            self._conn.pgconn.finish()
-        self._conn = None
-        self._loop = None
-        self._opening = None
+        """Drop every connection without awaiting (their loops may be closed already)."""
+        for loop in list(self._conns):
+            self._drop(loop)
+        self._opening.clear()
 
-    async def _connection(self) -> psycopg.AsyncConnection[Any]:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self.close()
-            self._loop = loop
-            self._opening = asyncio.Lock()
-        assert self._opening is not None
-        async with self._opening:
-            if self._conn is None or self._conn.closed:
+    def _drop(self, loop: asyncio.AbstractEventLoop) -> None:
+        conn = self._conns.pop(loop, None)
+        if conn is not None and not conn.closed:
+            conn.pgconn.finish()
+
+    async def _connection(self, loop: asyncio.AbstractEventLoop) -> psycopg.AsyncConnection[Any]:
+        conn = self._conns.get(loop)
+        if conn is not None and not conn.closed:
+            return conn
+        for other in [other for other in self._conns if other.is_closed()]:
+            self._drop(other)
+        opening = self._opening.setdefault(loop, asyncio.Lock())
+        async with opening:
+            conn = self._conns.get(loop)
+            if conn is None or conn.closed:
                 dsn = conninfo.make_conninfo(
                     connection.django_conninfo(), application_name="realtime-channel-layer"
                 )
-                self._conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
-            return self._conn
+                conn = self._conns[loop] = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+            return conn

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.db import connection
@@ -220,3 +221,28 @@ async def test_flush_forgets_messages_and_groups():
     assert await receive(target, "to-flush") == {"type": "new"}
     await target.send("flushed-log", {"type": "marker"})
     assert await receive(target, "flushed-log") == {"type": "marker"}
+
+
+async def test_sync_code_uses_the_layer_as_a_shell_would(fresh):
+    """Each async_to_sync call of plain sync code runs on an event loop of its own."""
+    target = fresh()
+
+    def shell() -> list[dict[str, Any]]:
+        channel = async_to_sync(target.new_channel)()
+        async_to_sync(target.send)("shell-jobs", {"type": "job", "n": 1})
+        async_to_sync(target.send)(channel, {"type": "reply", "n": 2})
+        return [async_to_sync(target.receive)("shell-jobs"), async_to_sync(target.receive)(channel)]
+
+    assert await asyncio.wait_for(asyncio.to_thread(shell), 30) == [
+        {"type": "job", "n": 1},
+        {"type": "reply", "n": 2},
+    ]
+
+
+async def test_a_thread_with_its_own_loop_shares_the_layer_with_the_main_loop(fresh):
+    target = fresh()
+    waiting = asyncio.ensure_future(receive(target, "threaded"))
+    await asyncio.to_thread(async_to_sync(target.send), "threaded", {"type": "from.thread"})
+    assert await waiting == {"type": "from.thread"}
+    await target.send("threaded", {"type": "from.main"})
+    assert await asyncio.to_thread(async_to_sync(target.receive), "threaded") == {"type": "from.main"}
