@@ -32,15 +32,23 @@ class LayerConnection:
     async def fetch(self, name: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """The rows of named query ``name``; `ChannelLayerUnavailable` when Postgres is not there."""
         loop = asyncio.get_running_loop()
-        try:
-            conn = await self._connection(loop)
-            cur = await conn.execute(queries.get(name), params)
-            return await cur.fetchall() if cur.description is not None else []
-        except psycopg.OperationalError as exc:
-            self._drop(loop)
-            raise exceptions.ChannelLayerUnavailable(
-                "channel layer query %r failed: %s" % (name, str(exc).strip() or type(exc).__name__)
-            ) from exc
+        # A connection that died while idle (server restart, idle timeout, terminated) fails on
+        # its next query before running it: that query is tried once more on a new connection.
+        retry = loop in self._conns
+        while True:
+            try:
+                conn = await self._connection(loop)
+                cur = await conn.execute(queries.get(name), params)
+                return await cur.fetchall() if cur.description is not None else []
+            except psycopg.OperationalError as exc:
+                self._drop(loop)
+                if retry:
+                    logger.warning("channel layer connection lost (%s); reconnecting", str(exc).strip())
+                    retry = False
+                    continue
+                raise exceptions.ChannelLayerUnavailable(
+                    "channel layer query %r failed: %s" % (name, str(exc).strip() or type(exc).__name__)
+                ) from exc
 
     def close(self) -> None:
         """Drop every connection without awaiting (their loops may be closed already)."""

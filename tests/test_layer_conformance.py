@@ -246,3 +246,29 @@ async def test_a_thread_with_its_own_loop_shares_the_layer_with_the_main_loop(fr
     assert await waiting == {"type": "from.thread"}
     await target.send("threaded", {"type": "from.main"})
     assert await asyncio.to_thread(async_to_sync(target.receive), "threaded") == {"type": "from.main"}
+
+
+def _terminate_layer_connections() -> int:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database()"
+            " AND application_name IN ('realtime-channel-layer', 'realtime-channel-inbox')"
+        )
+        killed: int = cur.fetchone()[0]
+        return killed
+
+
+async def test_lost_connections_are_replaced_and_nothing_is_lost(fresh):
+    sender, target = fresh(), fresh()
+    channel = await target.new_channel()
+    await sender.send(channel, {"type": "before"})
+    assert await receive(target, channel) == {"type": "before"}
+    await sender.send("survivor", {"type": "before"})
+    assert await receive(target, "survivor") == {"type": "before"}
+    # Both layers' query connections and the receiving inbox's LISTEN connection go away.
+    assert await sync(_terminate_layer_connections)() == 3
+    await sender.send(channel, {"type": "after"})
+    await sender.send("survivor", {"type": "after"})
+    assert await receive(target, channel) == {"type": "after"}
+    assert await receive(target, "survivor") == {"type": "after"}
