@@ -2,187 +2,216 @@
 
 ``.venv/bin/python -m tests.bench.layer [--database-url URL] [--messages N]``. Needs the machine
 Postgres (default ``postgres://postgres@127.0.0.1:5432/bench_layer``, created and migrated here)
-and Redis on 127.0.0.1:6379. For each layer, a sending layer and a receiving layer (two
-instances; ours then always goes through Postgres: the message table, or the event log and the
-listener) in one process and one event loop:
+and Redis on 127.0.0.1:6379. For each layer and operation, this process sends and a separate
+receiving process (started per phase) receives, as a server and a worker would:
 
 - ``send`` to a named channel, and to a process channel (``new_channel()``) of the receiver;
-- ``group_send`` to a group of ``--members`` plain consumers (``receive`` loops).
+- ``group_send`` to a group of ``--members`` plain consumers (``receive`` loops) there.
 
-Latency: one message at a time, send to receive (p50/p99 over ``--pings``). Throughput: the
-sender sends ``--messages`` as fast as it can while the receivers drain; messages (and, for a
-group, deliveries) per second from the first send to the last receive. Every phase is capped at
-``--cap`` seconds. Prints a table; writes nothing.
+Latency: ``--pings`` messages paced ``--gap`` seconds apart, send to receive, one way (both
+processes read the same monotonic clock). Throughput: ``--messages`` sent back to back;
+messages (and, for a group, deliveries) per second from the first send to the last receive.
+Each phase is capped at ``--cap`` seconds. Prints a table; writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import multiprocessing.connection
 import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.bench import database
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_layer"
 BIG = 10**6
+LAYERS = ("postgres (ours)", "channels_redis")
+KINDS = ("send named", "send process", "group_send")
+CTX = multiprocessing.get_context("spawn")
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def _ping(
-    send: Callable[[int], Awaitable[None]], receive: Callable[[], Awaitable[Any]], n: int
-) -> list[float]:
-    latencies = []
-    for i in range(n):
-        start = time.perf_counter()
-        await send(i)
-        await receive()
-        latencies.append((time.perf_counter() - start) * 1000)
-    return latencies
-
-
-async def _flood(
-    send: Callable[[int], Awaitable[None]], receivers: list[Callable[[], Awaitable[Any]]], n: int, cap: float
-) -> tuple[int, float]:
-    """Send ``n`` while every receiver drains ``n``; (messages fully received, seconds)."""
-    done = [0] * len(receivers)
-
-    async def drain(index: int) -> None:
-        while done[index] < n:
-            await receivers[index]()
-            done[index] += 1
-
-    start = time.perf_counter()
-    drains = [asyncio.ensure_future(drain(i)) for i in range(len(receivers))]
-
-    async def sending() -> None:
-        for i in range(n):
-            await send(i)
-
-    try:
-        await asyncio.wait_for(asyncio.gather(sending(), *drains), cap)
-    except TimeoutError:
-        for task in drains:
-            task.cancel()
-    return min(done), time.perf_counter() - start
-
-
-async def _measure(name: str, sender: Any, receiver: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
-    rows = []
-    for kind in ("send named", "send process", "group_send"):
-        if kind == "send named":
-            channel = "bench-q-%d" % os.getpid()
-            targets = [channel]
-        elif kind == "send process":
-            channel = await receiver.new_channel()
-            targets = [channel]
-        else:
-            channel = "bench-g-%d" % os.getpid()
-            targets = [await receiver.new_channel() for _ in range(args.members)]
-            for member in targets:
-                await receiver.group_add(channel, member)
-
-        async def send(i: int, kind: str = kind, channel: str = channel) -> None:
-            message = {"type": "bench.message", "i": i, "text": "x" * 100}
-            if kind == "group_send":
-                await sender.group_send(channel, message)
-            else:
-                await sender.send(channel, message)
-
-        receivers = [lambda t=t: receiver.receive(t) for t in targets]
-
-        async def receive_all(receivers: list[Any] = receivers) -> None:
-            await asyncio.gather(*(r() for r in receivers))
-
-        await _ping(send, receive_all, 20)  # warm-up: connections, listener, caches
-        pings = await asyncio.wait_for(_ping(send, receive_all, args.pings), args.cap)
-        count, seconds = await _flood(send, receivers, args.messages, args.cap)
-        rows.append(
-            {
-                "layer": name,
-                "kind": kind + (" (%d members)" % len(targets) if kind == "group_send" else ""),
-                "p50": statistics.median(pings),
-                "p99": _percentile(pings, 0.99),
-                "rate": count / seconds,
-                "deliveries": count * len(targets) / seconds,
-                "complete": count == args.messages,
-            }
-        )
-        if kind == "group_send":
-            for member in targets:
-                await receiver.group_discard(channel, member)
-    return rows
-
-
-async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from channels_redis.core import RedisChannelLayer
+def _setup(url: str) -> None:
+    os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="project.settings")
+    import django
     from django.conf import settings
 
-    from listener import layer, service
-
+    django.setup()
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "listener.layer.PostgresChannelLayer", "CONFIG": {"capacity": BIG}}
     }
-    ours_receiver = service.channel_layer()
-    ours_sender = layer.PostgresChannelLayer(capacity=BIG)
-    prefix = "bench-layer-%d" % os.getpid()
-    hosts = [("127.0.0.1", 6379)]
-    redis_sender = RedisChannelLayer(hosts=hosts, prefix=prefix, capacity=BIG)
-    redis_receiver = RedisChannelLayer(hosts=hosts, prefix=prefix, capacity=BIG)
-    rows = await _measure("postgres (ours)", ours_sender, ours_receiver, args)
-    rows += await _measure("channels_redis", redis_sender, redis_receiver, args)
-    await ours_sender.flush()
-    await ours_receiver.close()
-    await service.stop()
-    await redis_sender.flush()
-    await redis_sender.close_pools()
-    await redis_receiver.close_pools()
-    return rows
+
+
+def _layer(name: str, prefix: str) -> Any:
+    if name == LAYERS[0]:
+        from listener import service
+
+        return service.channel_layer()
+    from channels_redis.core import RedisChannelLayer
+
+    return RedisChannelLayer(hosts=[("127.0.0.1", 6379)], prefix=prefix, capacity=BIG)
+
+
+async def _close(layer: Any) -> None:
+    if hasattr(layer, "close_pools"):
+        await layer.flush()
+        await layer.close_pools()
+    else:
+        from listener import service
+
+        await layer.close()
+        await service.stop()
+
+
+# The receiving process ------------------------------------------------------------------------
+
+
+def receiver_main(pipe: multiprocessing.connection.Connection, args: dict[str, Any]) -> None:
+    _setup(args["url"])
+    pipe.send(asyncio.run(_receive(pipe, args)))
+
+
+async def _receive(pipe: multiprocessing.connection.Connection, args: dict[str, Any]) -> dict[str, Any]:
+    layer = _layer(args["layer"], args["prefix"])
+    kind = args["kind"]
+    if kind == "send named":
+        targets = ["bench-q-%s" % args["prefix"]]
+    else:
+        targets = [await layer.new_channel() for _ in range(args["members"] if kind == "group_send" else 1)]
+    if kind == "group_send":
+        for member in targets:
+            await layer.group_add("bench-g-%s" % args["prefix"], member)
+    if kind == "send named" and args["layer"] == LAYERS[0]:
+        await layer._inbox.started()  # LISTEN before the first send, as a running worker would
+    total = args["warmup"] + args["pings"] + args["messages"]
+    latencies: list[float] = []
+    last = [0.0]
+
+    async def drain(target: str) -> None:
+        for _ in range(total):
+            message = await layer.receive(target)
+            now = time.perf_counter()
+            last[0] = max(last[0], now)
+            if args["warmup"] <= message["i"] < args["warmup"] + args["pings"]:
+                latencies.append((now - message["t"]) * 1000)
+
+    pipe.send(targets)
+    try:
+        await asyncio.wait_for(asyncio.gather(*(drain(t) for t in targets)), args["cap"] * 2)
+        complete = True
+    except TimeoutError:
+        complete = False
+    await _close(layer)
+    return {"latencies": latencies, "last": last[0], "complete": complete}
+
+
+# The sending process --------------------------------------------------------------------------
+
+
+async def _send_phase(name: str, kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    prefix = "bench-%d-%s" % (os.getpid(), KINDS.index(kind))
+    options = {
+        "url": args.database_url,
+        "layer": name,
+        "kind": kind,
+        "prefix": prefix,
+        "members": args.members,
+        "warmup": 20,
+        "pings": args.pings,
+        "messages": args.messages,
+        "cap": args.cap,
+    }
+    mine, theirs = CTX.Pipe()
+    process = CTX.Process(target=receiver_main, args=(theirs, options), daemon=True)
+    process.start()
+    targets = await asyncio.to_thread(_recv, mine, 60)
+    layer = _layer(name, prefix)
+    group = "bench-g-%s" % prefix
+
+    async def send(i: int) -> None:
+        message = {"type": "bench.message", "i": i, "t": time.perf_counter(), "text": "x" * 100}
+        if kind == "group_send":
+            await layer.group_send(group, message)
+        else:
+            await layer.send(targets[0], message)
+
+    for i in range(options["warmup"] + args.pings):
+        await send(i)
+        await asyncio.sleep(args.gap)
+    start = time.perf_counter()
+    first = options["warmup"] + args.pings
+    try:
+        await asyncio.wait_for(_flood(send, first, args.messages), args.cap)
+    except TimeoutError:
+        pass
+    result = await asyncio.to_thread(_recv, mine, args.cap * 2 + 30)
+    process.join(10)
+    if name == LAYERS[0]:
+        await layer.flush()
+    await _close(layer)
+    pings = result["latencies"] or [float("nan")]
+    seconds = result["last"] - start
+    return {
+        "layer": name,
+        "kind": kind + (" (%d members)" % len(targets) if kind == "group_send" else ""),
+        "p50": statistics.median(pings),
+        "p99": sorted(pings)[min(len(pings) - 1, int(0.99 * len(pings)))],
+        "rate": args.messages / seconds if result["complete"] else float("nan"),
+        "deliveries": args.messages * len(targets) / seconds if result["complete"] else float("nan"),
+        "complete": result["complete"],
+    }
+
+
+async def _flood(send: Any, first: int, count: int) -> None:
+    for i in range(first, first + count):
+        await send(i)
+
+
+def _recv(pipe: multiprocessing.connection.Connection, timeout: float) -> Any:
+    if not pipe.poll(timeout):
+        raise RuntimeError("the receiving process did not answer within %ss" % timeout)
+    return pipe.recv()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.layer", description=__doc__)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--messages", type=int, default=2000, help="messages per throughput phase")
-    parser.add_argument("--pings", type=int, default=300, help="messages per latency phase")
+    parser.add_argument("--pings", type=int, default=300, help="paced messages per latency phase")
+    parser.add_argument("--gap", type=float, default=0.005, help="seconds between paced messages")
     parser.add_argument("--members", type=int, default=10, help="group members")
-    parser.add_argument("--cap", type=float, default=60.0, help="seconds per phase at most")
+    parser.add_argument("--cap", type=float, default=60.0, help="seconds per throughput phase at most")
     args = parser.parse_args(argv)
 
     database.create_database(args.database_url)
     env = dict(os.environ, DATABASE_URL=args.database_url, DJANGO_SETTINGS_MODULE="project.settings")
     database.migrate(env)
-    os.environ.update(DATABASE_URL=args.database_url, DJANGO_SETTINGS_MODULE="project.settings")
-    import django
-
-    django.setup()
-    rows = asyncio.run(_run(args))
+    _setup(args.database_url)
     out = sys.stdout
     out.write(
         "%-16s %-26s %9s %9s %12s %14s\n"
         % ("layer", "operation", "p50 ms", "p99 ms", "messages/s", "deliveries/s")
     )
-    for row in rows:
-        out.write(
-            "%-16s %-26s %9.2f %9.2f %12.0f %14.0f%s\n"
-            % (
-                row["layer"],
-                row["kind"],
-                row["p50"],
-                row["p99"],
-                row["rate"],
-                row["deliveries"],
-                "" if row["complete"] else "  (capped)",
+    for kind in KINDS:
+        for name in LAYERS:
+            row = asyncio.run(_send_phase(name, kind, args))
+            out.write(
+                "%-16s %-26s %9.2f %9.2f %12.0f %14.0f%s\n"
+                % (
+                    row["layer"],
+                    row["kind"],
+                    row["p50"],
+                    row["p99"],
+                    row["rate"],
+                    row["deliveries"],
+                    "" if row["complete"] else "  (capped)",
+                )
             )
-        )
+            out.flush()
 
 
 if __name__ == "__main__":
