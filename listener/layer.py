@@ -14,6 +14,7 @@ what it needs (the listener, the inbox's LISTEN connection) on first use.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import json
 import logging
@@ -30,6 +31,9 @@ from channels.layers import BaseChannelLayer
 from listener import codec, events, inbox, layer_db, service
 
 logger = logging.getLogger(__name__)
+
+# A message taken back by a cancelled receiver returns whatever the channel holds meanwhile.
+BIG_CAPACITY = 2**31 - 1
 
 
 class Receiver(typing.Protocol):
@@ -116,10 +120,34 @@ class PostgresChannelLayer(BaseChannelLayer):
         await self._inbox.started()
         while True:
             seen = self._inbox.generation(channel)
-            rows = await self._db.fetch("channel_claim_one", {"channel": channel})
+            rows = await self._claim(channel)
             if rows:
                 return codec.decode(rows[0][0])
             await self._inbox.wait(channel, seen)
+
+    async def _claim(self, channel: str) -> list[tuple[Any, ...]]:
+        """Take one message of a named channel; a receiver cancelled meanwhile puts it back.
+
+        Channels cancels a consumer's pending ``receive`` when it stops (a worker shutting down):
+        a message deleted by then would be lost, so it goes back to the channel's queue.
+        """
+        claim = asyncio.ensure_future(self._db.fetch("channel_claim_one", {"channel": channel}))
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            rows = await claim
+            if rows:
+                await self._db.fetch(
+                    "channel_send",
+                    {
+                        "channel": channel,
+                        "queue": channel,
+                        "message": rows[0][0],
+                        "ttl": float(self.expiry),
+                        "capacity": BIG_CAPACITY,
+                    },
+                )
+            raise
 
     async def group_add(self, group: str, channel: str) -> None:
         self.require_valid_group_name(group)

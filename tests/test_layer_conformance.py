@@ -272,3 +272,21 @@ async def test_lost_connections_are_replaced_and_nothing_is_lost(fresh):
     await sender.send("survivor", {"type": "after"})
     assert await receive(target, channel) == {"type": "after"}
     assert await receive(target, "survivor") == {"type": "after"}
+
+
+async def test_a_cancelled_receive_loses_no_message(fresh):
+    """Channels cancels a stopping consumer's receive; whatever it had taken goes back."""
+    sender, target = fresh(), fresh()
+    await target.send("warm", {"type": "warm"})
+    await receive(target, "warm")
+    for i in range(20):
+        pending = asyncio.ensure_future(target.receive("cancel-me"))
+        await sender.send("cancel-me", {"type": "m", "i": i})
+        for _ in range(i % 4):
+            await asyncio.sleep(0)  # cancel at different points of the claim
+        pending.cancel()
+        try:
+            got = await pending
+        except asyncio.CancelledError:
+            got = await receive(target, "cancel-me")
+        assert got == {"type": "m", "i": i}
