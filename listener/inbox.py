@@ -185,7 +185,10 @@ class Inbox:
                     assert self._ready is not None
                     self._ready.set()
                     await self._follow(conn)
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            except Exception as exc:
+                if not isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+                    # Receivers wait on this task: log and go on rather than leave them hanging.
+                    logger.exception("channel inbox failed; restarting it")
                 delay = random.uniform(
                     0,
                     min(conf.get("REALTIME_RECONNECT_CAP"), conf.get("REALTIME_RECONNECT_BASE") * 2**attempt),
@@ -224,7 +227,12 @@ class Inbox:
             queries.get("channel_claim_queue"), {"queues": sorted(self.heads), "full": full}
         )
         for channel, payload, expires, _ in await cur.fetchall():
-            self.buffer(channel).put(expires, codec.decode(payload))
+            try:
+                message = codec.decode(payload)
+            except ValueError:
+                logger.error("message for %s is not a channel message; dropped: %.200r", channel, payload)
+                continue
+            self.buffer(channel).put(expires, message)
 
     async def _sweep(self, conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.execute(queries.get("channel_expire"))
