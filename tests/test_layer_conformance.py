@@ -290,3 +290,16 @@ async def test_a_cancelled_receive_loses_no_message(fresh):
         except asyncio.CancelledError:
             got = await receive(target, "cancel-me")
         assert got == {"type": "m", "i": i}
+
+
+async def test_memberships_of_other_processes_channels_are_kept_in_postgres(fresh):
+    here, there = fresh(), fresh()  # two layers: each one's channels are foreign to the other
+    kept, dropped = await there.new_channel(), await there.new_channel()
+    await here.group_add("remote", kept)
+    await here.group_add("remote", dropped)
+    await here.group_discard("remote", dropped)
+    await here.group_send("remote", {"type": "note"})
+    assert await receive(there, kept) == {"type": "note"}
+    # The group_send queued its rows before returning: a marker sent after it comes first.
+    await here.send(dropped, {"type": "marker"})
+    assert await receive(there, dropped) == {"type": "marker"}
