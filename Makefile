@@ -24,6 +24,9 @@ test: bootstrap ## lint, type-check, check migrations, then the whole test suite
 bench: bootstrap ## the side-by-side benchmark against Channels + channels-redis (needs Redis)
 	$(BIN)/python -m tests.bench.run
 
+bench-layer: bootstrap ## the channel layer against channels-redis: send/group_send rate and latency (needs Redis)
+	$(BIN)/python -m tests.bench.layer
+
 stop-db: ## stop the embedded Postgres
 	$(BIN)/python -m project.embedded_postgres stop
 
@@ -34,4 +37,4 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-.PHONY: help run test bench stop-db bootstrap
+.PHONY: help run test bench bench-layer stop-db bootstrap

@@ -16,3 +16,7 @@ class InvalidCursor(ListenerError):
 
 class ListenerUnavailable(ListenerError):
     """The listener has no connection to Postgres."""
+
+
+class ChannelLayerUnavailable(ListenerError):
+    """The channel layer could not reach Postgres."""

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
-
 if TYPE_CHECKING:
     _Field = models.Field[int | str | None, int | None]
 else:

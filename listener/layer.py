@@ -1,29 +1,39 @@
-"""A channel layer with Postgres as the bus between processes and direct fan-out within one.
+"""A Channels layer with Postgres as the bus between processes and direct fan-out within one.
 
 Channels' vocabulary stays (a topic is a group; consumers join and leave), but delivery to the
 sockets of this process is a direct call with one pre-serialized frame per event: no per-member
-queue, copy or serialization on the hot path. ``group_send`` from any process appends to the
-event log, so it reaches every process, durably and with cursors, like a trigger's event.
+queue, copy or serialization on the hot path. ``group_send`` from any process appends one row
+to the event log, so it reaches every process, durably and with cursors, like a trigger's
+event; each process's listener hands it to its own members.
+
+``send``/``receive`` cross processes through a message table (``listener.inbox``): a named
+channel is a queue whose every message goes to exactly one receiver, a process's own channels
+(``specific.<process>!<id>``) are read by that process. A shell or ``runworker`` process starts
+what it needs (the listener, the inbox's LISTEN connection) on first use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
 import logging
 import os
+import re
 import secrets
+import time
 import typing
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
-from django.db import connection
 
-from listener import events, queries
+from listener import codec, events, inbox, layer_db, service
 
 logger = logging.getLogger(__name__)
+
+# A message taken back by a cancelled receiver returns whatever the channel holds meanwhile.
+BIG_CAPACITY = 2**31 - 1
 
 
 class Receiver(typing.Protocol):
@@ -36,7 +46,7 @@ class Receiver(typing.Protocol):
 
 
 class PostgresChannelLayer(BaseChannelLayer):
-    """In-process groups fed by the listener; cross-process sends go through the event log."""
+    """In-process groups fed by the listener; channels and groups across processes via Postgres."""
 
     extensions: typing.ClassVar[list[str]] = ["groups", "flush"]
 
@@ -45,13 +55,23 @@ class PostgresChannelLayer(BaseChannelLayer):
         expiry: int = 60,
         capacity: int = 100,
         channel_capacity: dict[str, int] | None = None,
+        group_expiry: int = 86400,
         **kwargs: Any,
     ) -> None:
-        super().__init__(expiry=expiry, capacity=capacity, channel_capacity=channel_capacity)
-        self._groups: dict[str, dict[str, None]] = {}
+        super().__init__(expiry=expiry, capacity=capacity)
+        # Glob patterns, compiled once (the base class keeps them as given).
+        self._capacities = [
+            (re.compile(fnmatch.translate(pattern)), value)
+            for pattern, value in (channel_capacity or {}).items()
+        ]
+        self.group_expiry = group_expiry
+        # group -> this process's member channels -> when they joined (time.monotonic()).
+        self._groups: dict[str, dict[str, float]] = {}
         self._receivers: dict[str, Receiver] = {}
-        self._queues: dict[str, asyncio.Queue[dict[str, Any]]] = {}
-        self._prefix = "%d.%s" % (os.getpid(), secrets.token_hex(4))
+        self._process = "%s-%d" % (secrets.token_hex(6), os.getpid())
+        self._heads: set[str] = set()
+        self._db = layer_db.LayerConnection()
+        self._inbox = inbox.Inbox(self._heads, self.get_capacity)
 
     # Channels API -------------------------------------------------------------------------
 
@@ -60,36 +80,140 @@ class PostgresChannelLayer(BaseChannelLayer):
 
     def channel_name(self, prefix: str = "specific.") -> str:
         """A new channel name of this process (synchronous, for consumers that attach directly)."""
-        return "%s%s!%s" % (prefix, self._prefix, secrets.token_hex(8))
+        head = prefix + self._process
+        self._heads.add(head)
+        return "%s!%s" % (head, secrets.token_hex(8))
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """Queue ``message`` on ``channel`` in whichever process reads it; `ChannelFull` at capacity."""
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
-        self._put(channel, message)
+        if self._is_local(channel):
+            # A copy, as a receiver in another process would get, and the same check of types.
+            self._put(channel, codec.decode(codec.encode(message)))
+            return
+        rows = await self._db.fetch(
+            "channel_send",
+            {
+                "channel": channel,
+                "queue": self._queue_of(channel),
+                "message": codec.encode(message),
+                "ttl": float(self.expiry),
+                "capacity": self.get_capacity(channel),
+            },
+        )
+        if not rows[0][0]:
+            raise ChannelFull(channel)
 
     async def receive(self, channel: str) -> dict[str, Any]:
+        """The next message of ``channel``, waiting for one; named channels hand each out once."""
         self.require_valid_channel_name(channel)
-        return await self._queue(channel).get()
+        if self._is_local(channel):
+            self._inbox.ensure_started()
+            buffer = self._inbox.buffer(channel)
+            was_full = len(buffer.items) >= self.get_capacity(channel)
+            message = await buffer.get()
+            if was_full:
+                # Messages the inbox left in Postgres while this buffer was full can come now.
+                await self._db.fetch("channel_wake", {"queue": self._queue_of(channel)})
+            return message
+        await self._inbox.started()
+        while True:
+            seen = self._inbox.generation(channel)
+            rows = await self._claim(channel)
+            if rows:
+                return codec.decode(rows[0][0])
+            await self._inbox.wait(channel, seen)
+
+    async def _claim(self, channel: str) -> list[tuple[Any, ...]]:
+        """Take one message of a named channel; a receiver cancelled meanwhile puts it back.
+
+        Channels cancels a consumer's pending ``receive`` when it stops (a worker shutting down):
+        a message deleted by then would be lost, so it goes back to the channel's queue.
+        """
+        claim = asyncio.ensure_future(self._db.fetch("channel_claim_one", {"channel": channel}))
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            rows = await claim
+            if rows:
+                await self._db.fetch(
+                    "channel_send",
+                    {
+                        "channel": channel,
+                        "queue": channel,
+                        "message": rows[0][0],
+                        "ttl": float(self.expiry),
+                        "capacity": BIG_CAPACITY,
+                    },
+                )
+            raise
 
     async def group_add(self, group: str, channel: str) -> None:
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
-        self.join(group, channel)
+        if self._is_local(channel):
+            self.join(group, channel)
+            # The listener must follow the log before this returns, or a group_send made
+            # right after it could pass this process by.
+            await service.ready()
+            return
+        await self._db.fetch(
+            "group_member_add",
+            {
+                "group": group,
+                "channel": channel,
+                "queue": self._queue_of(channel),
+                "ttl": float(self.group_expiry),
+            },
+        )
 
     async def group_discard(self, group: str, channel: str) -> None:
-        self.discard(group, channel)
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        if self._is_local(channel):
+            self.discard(group, channel)
+        else:
+            await self._db.fetch("group_member_discard", {"group": group, "channel": channel})
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        """Publish to ``group`` in every process, through the event log."""
+        """Send to ``group`` in every process: one event-log row, whatever the member count."""
         assert isinstance(message, dict), "message is not a dict"
+        assert "type" in message, "message has no type"
         self.require_valid_group_name(group)
         body = {k: v for k, v in message.items() if k != "type"}
-        await database_sync_to_async(_publish)([group], message["type"], json.dumps(body))
+        rows = await self._db.fetch(
+            "group_send",
+            {
+                "group": group,
+                "type": message["type"],
+                "payload": codec.encode(body),
+                "message": codec.encode(message),
+                "ttl": float(self.expiry),
+                "capacity": self.capacity,
+            },
+        )
+        if rows and rows[0][0]:
+            logger.warning("group %s: %d member channels were full and missed a message", group, rows[0][0])
 
     async def flush(self) -> None:
+        """Forget every queued message and group membership, in Postgres and in this process."""
+        await self._db.fetch("layer_flush")
+        await self.close()
+
+    async def close(self) -> None:
+        """Drop this process's state and connections (not what is queued in Postgres)."""
+        await self._inbox.stop()
+        self._db.close()
         self._groups.clear()
-        self._queues.clear()
         self._receivers.clear()
+        self._inbox.buffers.clear()
+
+    def get_capacity(self, channel: str) -> int:
+        for pattern, value in self._capacities:
+            if pattern.match(channel):
+                return value
+        return self.capacity
 
     # Direct delivery ----------------------------------------------------------------------
 
@@ -99,12 +223,12 @@ class PostgresChannelLayer(BaseChannelLayer):
 
     def detach(self, channel: str) -> None:
         self._receivers.pop(channel, None)
-        self._queues.pop(channel, None)
+        self._inbox.buffers.pop(channel, None)
         for group in [g for g, members in self._groups.items() if channel in members]:
             self.discard(group, channel)
 
     def join(self, group: str, channel: str) -> None:
-        self._groups.setdefault(group, {})[channel] = None
+        self._groups.setdefault(group, {})[channel] = time.monotonic()
 
     def discard(self, group: str, channel: str) -> None:
         members = self._groups.get(group)
@@ -135,7 +259,7 @@ class PostgresChannelLayer(BaseChannelLayer):
                 if receiver is not None:
                     receiver.deliver(event)
                 else:
-                    self._put(channel, {"type": event.type, **event.kwargs})
+                    self._deliver_to_queue(group, channel, event)
             except ChannelFull:
                 logger.error("channel %s is full; event %d not delivered to it", channel, event.id)
             except Exception:
@@ -145,19 +269,29 @@ class PostgresChannelLayer(BaseChannelLayer):
                 if receiver is not None:
                     receiver.abort("event %d could not be delivered" % event.id)
 
-    def _queue(self, channel: str) -> asyncio.Queue[dict[str, Any]]:
-        queue = self._queues.get(channel)
-        if queue is None:
-            queue = self._queues[channel] = asyncio.Queue(self.get_capacity(channel))
-        return queue
+    def _deliver_to_queue(self, group: str, channel: str, event: events.LogEvent) -> None:
+        """A plain Channels consumer's membership expires; its message goes to its queue."""
+        if time.monotonic() - self._groups[group][channel] >= self.group_expiry:
+            logger.info("membership of %s in group %s expired", channel, group)
+            self.discard(group, channel)
+            return
+        try:
+            body = codec.decode(event.payload_json)
+        except json.JSONDecodeError:
+            logger.error("event %d of group %s is not JSON; not delivered to %s", event.id, group, channel)
+            return
+        self._put(channel, {"type": event.type, **body})
+
+    def _is_local(self, channel: str) -> bool:
+        head, bang, _ = channel.partition("!")
+        return bool(bang) and head in self._heads
+
+    def _queue_of(self, channel: str) -> str:
+        """Where ``channel``'s messages wait: a process's channels share one queue, its head."""
+        return channel.partition("!")[0]
 
     def _put(self, channel: str, message: dict[str, Any]) -> None:
-        try:
-            self._queue(channel).put_nowait(message)
-        except asyncio.QueueFull as exc:
-            raise ChannelFull(channel) from exc
-
-
-def _publish(topics: list[str], event_type: str, payload_json: str) -> None:
-    with connection.cursor() as cur:
-        cur.execute(queries.get("publish"), {"topics": topics, "type": event_type, "payload": payload_json})
+        buffer = self._inbox.buffer(channel)
+        if len(buffer.items) >= self.get_capacity(channel):
+            raise ChannelFull(channel)
+        buffer.put(time.time() + self.expiry, message)

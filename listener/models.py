@@ -58,3 +58,39 @@ class SessionEnd(sessions_models.Session):
     class Meta:
         proxy = True
         triggers = revocation.session_triggers()
+
+
+class ChannelMessage(models.Model):
+    """One message waiting in a channel, taken (deleted) by exactly one receiver."""
+
+    # What a receiver claims by: a named channel's own name, or `specific.<process>!` for every
+    # channel of one process (its layer claims them all at once and sorts them locally).
+    queue = models.TextField()
+    channel = models.TextField()
+    # The message as JSON text (listener.codec: byte strings survive the trip).
+    payload = models.TextField()
+    expires = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["queue", "id"], name="listener_chanmsg_queue_id"),
+            models.Index(fields=["channel", "id"], name="listener_chanmsg_channel_id"),
+        ]
+
+
+class GroupMember(models.Model):
+    """A channel in a group that the listener of its own process cannot serve directly.
+
+    Named channels, and channels of another process, get one message row per ``group_send``;
+    a process's own channels are members in its memory and get the one event-log row instead.
+    """
+
+    group = models.TextField()
+    channel = models.TextField()
+    queue = models.TextField()
+    expires = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "channel"], name="listener_groupmember_unique")
+        ]

@@ -46,7 +46,10 @@ def ensure_started() -> worker.Listener:
     if _listener is None or _listener.loop is not loop or not _listener.running:
         if _listener is not None and _listener.loop is loop:
             logger.error("listener task ended; starting a new one")
-        _listener = worker.Listener(route)
+        # A listener whose loop ended (a shell runs each `async_to_sync` call on a loop of its
+        # own) is followed from where it stopped, so its process's group members miss nothing.
+        since = _listener.snapshot if _listener is not None and _listener.loop is not loop else None
+        _listener = worker.Listener(route, since)
         _listener.start()
     return _listener
 

@@ -43,7 +43,7 @@ async def _stop_listener() -> collections.abc.AsyncIterator[None]:
     yield
     await service.stop()
     # Sockets a test left open must not count in the next test's health figures.
-    await service.channel_layer().flush()
+    await service.channel_layer().close()
 
 
 def session_cookie(user: User) -> bytes:

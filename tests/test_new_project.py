@@ -137,7 +137,16 @@ def server(project: pathlib.Path) -> Iterator[str]:
     port = servers.free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
     process = subprocess.Popen(
-        [project / "venv" / "bin" / "python", "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mysite.asgi:application"],
+        [
+            project / "venv" / "bin" / "python",
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "mysite.asgi:application",
+        ],
         cwd=project,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -185,9 +194,16 @@ async def test_a_new_project_publishes_its_own_model(project: pathlib.Path, serv
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
     async with await open_socket(server, "/ws/notes/%d" % ann_id, ann_cookie) as socket:
-        shell(project, "from notes.models import Note; Note.objects.create(owner_id=%d, text='by the ORM')" % ann_id)
+        shell(
+            project,
+            "from notes.models import Note; Note.objects.create(owner_id=%d, text='by the ORM')" % ann_id,
+        )
         created = await next_frame(socket)
-        shell(project, "from notes.models import Note; Note.objects.filter(owner_id=%d).update(text='by update')" % ann_id)
+        shell(
+            project,
+            "from notes.models import Note; Note.objects.filter(owner_id=%d).update(text='by update')"
+            % ann_id,
+        )
         updated = await next_frame(socket)
         with psycopg.connect(conninfo.make_conninfo(connection.django_conninfo(), dbname=DATABASE)) as conn:
             conn.execute("INSERT INTO notes_note (owner_id, text) VALUES (%s, 'by raw SQL')", [ann_id])

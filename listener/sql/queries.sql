@@ -59,3 +59,59 @@ FROM listener_event;
 
 -- name: publish
 SELECT realtime_append_event_v1(%(topics)s::text[], %(type)s, %(payload)s::jsonb);
+
+-- name: channel_send
+-- Channel messages are not durable (as in any Channels layer): their transactions commit without
+-- waiting for the WAL flush. Event-log writes (group_send) keep the server's setting.
+SELECT realtime_channel_send_v1(%(channel)s, %(queue)s, %(message)s, %(ttl)s, %(capacity)s) AS sent,
+    set_config('synchronous_commit', 'off', true) AS async_commit;
+
+-- name: group_send
+SELECT realtime_group_send_v1(%(group)s, %(type)s, %(payload)s::jsonb, %(message)s, %(ttl)s, %(capacity)s)
+    AS full_channels;
+
+-- name: channel_claim_one
+-- Take the oldest live message of one channel; receivers in other sessions skip the row this
+-- one holds, so each message goes to exactly one of them.
+DELETE FROM listener_channelmessage
+WHERE id = (
+    SELECT id FROM listener_channelmessage
+    WHERE channel = %(channel)s AND expires > clock_timestamp()
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+    LIMIT 1
+)
+RETURNING payload, set_config('synchronous_commit', 'off', true) AS async_commit;
+
+-- name: channel_claim_queue
+-- Take every message of one process's channels (its queue), oldest first, except those of
+-- channels whose local buffer is full: they wait here, where senders count them.
+WITH taken AS (
+    DELETE FROM listener_channelmessage
+    WHERE queue = ANY(%(queues)s::text[]) AND channel <> ALL(%(full)s::text[])
+    RETURNING id, channel, payload, extract(epoch FROM expires)::float8 AS expires
+)
+SELECT channel, payload, expires, set_config('synchronous_commit', 'off', true) AS async_commit
+FROM taken ORDER BY id;
+
+-- name: channel_wake
+SELECT pg_notify('realtime_channels', %(queue)s);
+
+-- name: channel_expire
+-- Drop messages nobody took in time.
+DELETE FROM listener_channelmessage WHERE expires <= clock_timestamp();
+
+-- name: group_member_add
+INSERT INTO listener_groupmember ("group", channel, queue, expires)
+VALUES (%(group)s, %(channel)s, %(queue)s, clock_timestamp() + make_interval(secs => %(ttl)s))
+ON CONFLICT ("group", channel) DO UPDATE SET expires = excluded.expires;
+
+-- name: group_member_discard
+DELETE FROM listener_groupmember WHERE "group" = %(group)s AND channel = %(channel)s;
+
+-- name: group_member_expire
+DELETE FROM listener_groupmember WHERE expires <= clock_timestamp();
+
+-- name: layer_flush
+-- Every queued message and every recorded membership, of every process.
+TRUNCATE listener_channelmessage, listener_groupmember;
