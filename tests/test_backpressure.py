@@ -35,7 +35,9 @@ async def test_slow_page_is_closed_resumably_and_resumes_without_gaps(settings, 
     settings.REALTIME_SOCKET_BACKLOG = 5
     network = StalledNetwork()
     cookie = await database_sync_to_async(session_cookie)(people["member"])
-    slow = WebsocketCommunicator(network, "/ws/room/%d" % room.id, headers=[ORIGIN, HOST, (b"cookie", cookie)])
+    slow = WebsocketCommunicator(
+        network, "/ws/room/%d" % room.id, headers=[ORIGIN, HOST, (b"cookie", cookie)]
+    )
     assert (await slow.connect(timeout=10))[0]
     fast, _, _ = await connect("/ws/room/%d" % room.id, people["owner"])
 
