@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing
 
 import pgtrigger
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from psycopg import sql
 
 from listener import checks, migration_sql
@@ -86,12 +86,20 @@ def insert_triggers() -> list[checks.Finding]:
         )
         try:
             added = _events_added(copy.as_string(connection.connection), expect_row=True)
-        except DatabaseError as exc:
+        except IntegrityError as exc:
+            # A unique constraint forbids a copy: nothing to learn from this table.
             found.append(
                 checks.Finding(
                     checks.Level.INFO,
-                    "insert probe on %s skipped: copying a row fails (%s)" % (table, _first_line(exc)),
+                    "insert probe on %s skipped: a copied row breaks a constraint (%s)"
+                    % (table, _first_line(exc)),
                 )
+            )
+            continue
+        except DatabaseError as exc:
+            # Anything else fails inside the trigger too (a missing function, a broken body).
+            found.append(
+                checks.Finding(checks.Level.ERROR, "an insert into %s fails: %s" % (table, _first_line(exc)))
             )
             continue
         if added is None:

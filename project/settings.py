@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "listener",
     "chat",
+    "chat.throttle",
 ]
 
 MIDDLEWARE = [
