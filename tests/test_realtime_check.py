@@ -123,3 +123,17 @@ def test_enable_always_counts_as_enabled_and_enable_replica_does_not(message):
         assert code == 1
         assert "%s on chat_chatmessage is ENABLE REPLICA" % name in out_text
         assert "an insert into chat_chatmessage published nothing" in out_text
+
+
+def test_a_function_missing_under_a_trigger_fails(people, room):
+    models.ChatRoomJoinRequest.objects.create(user=people["outsider"], room=room, status="denied")
+    with _restoring(
+        "ALTER FUNCTION realtime_join_request_payload_gone RENAME TO realtime_join_request_payload_v1"
+    ):
+        _execute(
+            "ALTER FUNCTION realtime_join_request_payload_v1 RENAME TO realtime_join_request_payload_gone"
+        )
+        code, out = _check()
+        assert code == 1
+        assert "an insert into chat_chatroomjoinrequest fails:" in out
+        assert "realtime_join_request_payload_v1" in out
