@@ -37,7 +37,7 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def test_forwarded_clients_are_never_loopback_probes_behind_proxy_headers(transactional_db):
+def test_forwarded_clients_are_never_loopback_probes_behind_proxy_headers(transactional_db: None) -> None:
     staff = User.objects.create_user("stella", password="pw", is_staff=True)
     cookie = session_cookie(staff).decode()
     with servers.daphne(1, command=PROXY_DAPHNE) as (server,):
@@ -71,11 +71,15 @@ def _slow_listener_dsn(blackhole: socket.socket) -> str:
     params = conninfo.conninfo_to_dict(connection.django_conninfo())
     params["host"] = "127.0.0.1,%s" % params.get("host", "")
     params["port"] = "%d,%s" % (blackhole.getsockname()[1], params.get("port", "5432"))
-    return conninfo.make_conninfo(**params, connect_timeout=1)
+    return conninfo.make_conninfo(
+        "", **{k: str(v) for k, v in params.items() if v is not None}, connect_timeout="1"
+    )
 
 
 @pytest.mark.parametrize("command", [servers.DAPHNE, servers.UVICORN], ids=["daphne", "uvicorn"])
-def test_a_fresh_process_first_health_probe_sees_the_listener_connected(transactional_db, command):
+def test_a_fresh_process_first_health_probe_sees_the_listener_connected(
+    transactional_db: None, command: list[str]
+) -> None:
     port = servers.free_port()
     with socket.create_server(("127.0.0.1", 0)) as blackhole:
         env = {"REALTIME_LISTENER_DATABASE_URL": _slow_listener_dsn(blackhole)}

@@ -7,6 +7,7 @@ import contextlib
 import io
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import management
 from django.db import connection
 
@@ -28,7 +29,7 @@ def _check() -> tuple[int, str]:
 
 
 @pytest.fixture
-def message(people, room) -> models.ChatMessage:
+def message(people: dict[str, User], room: models.ChatRoom) -> models.ChatMessage:
     """A row for the insert probe to copy."""
     return models.ChatMessage.objects.create(room=room, sender=people["owner"], message="hi")
 
@@ -56,7 +57,7 @@ def _restoring(undo: str) -> collections.abc.Iterator[None]:
     assert _check()[0] == 0
 
 
-def test_a_clean_database_passes_and_the_probe_commits_nothing(message):
+def test_a_clean_database_passes_and_the_probe_commits_nothing(message: models.ChatMessage) -> None:
     assert _check() == (0, "real-time plumbing OK\n")
     out = io.StringIO()
     management.call_command("realtime_check", stdout=out)
@@ -66,7 +67,7 @@ def test_a_clean_database_passes_and_the_probe_commits_nothing(message):
     assert not models.ChatMessage.objects.exclude(pk=message.pk).exists()
 
 
-def test_replica_role_on_the_database_fails(message):
+def test_replica_role_on_the_database_fails(message: models.ChatMessage) -> None:
     name = connection.settings_dict["NAME"]
     with _restoring('ALTER DATABASE "%s" RESET session_replication_role' % name):
         _execute('ALTER DATABASE "%s" SET session_replication_role = replica' % name)
@@ -76,7 +77,7 @@ def test_replica_role_on_the_database_fails(message):
         assert "an insert into chat_chatmessage published nothing" in out
 
 
-def test_a_no_op_append_function_fails(message):
+def test_a_no_op_append_function_fails(message: models.ChatMessage) -> None:
     shipped = migration_sql.read("realtime_append_event_v2.sql")
     with _restoring(shipped):
         _execute(
@@ -90,7 +91,7 @@ def test_a_no_op_append_function_fails(message):
         assert "an insert into chat_chatmessage published nothing" in out
 
 
-def test_a_no_op_trigger_function_fails(message):
+def test_a_no_op_trigger_function_fails(message: models.ChatMessage) -> None:
     name = _trigger("pgtrigger_emit_message_created_")
     with connection.cursor() as cur:
         cur.execute(
@@ -109,7 +110,9 @@ def test_a_no_op_trigger_function_fails(message):
         assert "an insert into chat_chatmessage published nothing" in out
 
 
-def test_enable_always_counts_as_enabled_and_enable_replica_does_not(message):
+def test_enable_always_counts_as_enabled_and_enable_replica_does_not(
+    message: models.ChatMessage,
+) -> None:
     name = _trigger("pgtrigger_emit_message_created_")
     with _restoring('ALTER TABLE chat_chatmessage ENABLE TRIGGER "%s"' % name):
         _execute('ALTER TABLE chat_chatmessage ENABLE ALWAYS TRIGGER "%s"' % name)
@@ -125,7 +128,7 @@ def test_enable_always_counts_as_enabled_and_enable_replica_does_not(message):
         assert "an insert into chat_chatmessage published nothing" in out_text
 
 
-def test_a_function_missing_under_a_trigger_fails(people, room):
+def test_a_function_missing_under_a_trigger_fails(people: dict[str, User], room: models.ChatRoom) -> None:
     models.ChatRoomJoinRequest.objects.create(user=people["outsider"], room=room, status="denied")
     with _restoring(
         "ALTER FUNCTION realtime_join_request_payload_gone RENAME TO realtime_join_request_payload_v1"

@@ -79,7 +79,9 @@ def _retry_after(headers: dict[str, str]) -> int:
     return wait
 
 
-def test_wrong_passwords_then_the_right_one_is_refused_per_user(server, people):
+def test_wrong_passwords_then_the_right_one_is_refused_per_user(
+    server: servers.Server, people: dict[str, User]
+) -> None:
     browser = Browser(server.http, "198.51.100.1")
     for _ in range(PER_USER):
         status, _, page = browser.log_in("olivia", "wrong")
@@ -97,7 +99,9 @@ def test_wrong_passwords_then_the_right_one_is_refused_per_user(server, people):
     assert status == 302 and browser.cookie("sessionid") is not None
 
 
-def test_one_address_guessing_many_accounts_is_refused(server, people):
+def test_one_address_guessing_many_accounts_is_refused(
+    server: servers.Server, people: dict[str, User]
+) -> None:
     browser = Browser(server.http, "198.51.100.3")
     for n in range(PER_ADDRESS):
         assert browser.log_in("nobody%d" % n, "wrong")[0] == 200
@@ -113,7 +117,9 @@ def _logged_in(server: servers.Server, address: str, username: str) -> Browser:
     return browser
 
 
-def test_join_code_guesses_then_the_right_code_is_refused(server, people, room):
+def test_join_code_guesses_then_the_right_code_is_refused(
+    server: servers.Server, people: dict[str, User], room: models.ChatRoom
+) -> None:
     guesser = _logged_in(server, "198.51.100.5", "otto")
     for n in range(PER_USER):
         status, _, body = guesser.request("/rooms/join/", {"code": "guess%d" % n}, json_reply=True)
@@ -131,7 +137,9 @@ def test_join_code_guesses_then_the_right_code_is_refused(server, people, room):
     assert other.request("/rooms/join/", {"code": room.join_code}, json_reply=True)[0] == 201
 
 
-def test_request_deny_cycles_stop_after_a_few(server, people, room):
+def test_request_deny_cycles_stop_after_a_few(
+    server: servers.Server, people: dict[str, User], room: models.ChatRoom
+) -> None:
     asker = _logged_in(server, "198.51.100.6", "otto")
     for _ in range(3):
         status, _, body = asker.request("/rooms/join/", {"code": room.join_code}, json_reply=True)
@@ -145,7 +153,7 @@ def test_request_deny_cycles_stop_after_a_few(server, people, room):
     assert models.ChatRoomJoinRequest.objects.filter(user=people["outsider"]).count() == 3
 
 
-def test_attempts_older_than_the_window_are_deleted(server, people):
+def test_attempts_older_than_the_window_are_deleted(server: servers.Server, people: dict[str, User]) -> None:
     old = throttle_models.Attempt.objects.create(key="login:user:gone", at="2000-01-01T00:00:00Z")
     browser = Browser(server.http, "198.51.100.7")
     assert browser.log_in("olivia", "wrong")[0] == 200
