@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chat import forms, history, models
+from chat.throttle import limits
 from listener import pages
 
 
@@ -86,6 +87,15 @@ def create_room(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _too_many(request: HttpRequest, text: str, wait: int) -> HttpResponse:
+    """429 with Retry-After: JSON for fetch() callers, a page saying when to retry otherwise."""
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse({"ok": False, "message": text, "retry_after": wait})
+    else:
+        response = render(request, "chat/throttled.html", {"message": text})
+    return limits.refused(response, wait)
+
+
 @login_required
 @require_POST
 def join_by_code(request: HttpRequest) -> HttpResponse:
@@ -94,16 +104,34 @@ def join_by_code(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _done(request, 400, "Enter the room's join code.", home_url)
     user = request.user
+    # Wrong codes count per user and per address: past the limit even the right code is refused.
+    guesses = [
+        limits.Limit("join:user:%s" % user.id, limits.setting("CHAT_THROTTLE_PER_USER")),
+        limits.Limit(
+            "join:addr:%s" % request.META.get("REMOTE_ADDR", ""), limits.setting("CHAT_THROTTLE_PER_ADDRESS")
+        ),
+    ]
+    wait = limits.retry_after(guesses)
+    if wait is not None:
+        return _too_many(request, limits.message("wrong join codes", wait), wait)
     room = models.ChatRoom.objects.filter(join_code=form.cleaned_data["code"]).first()
     if room is None:
+        limits.record(guesses)
         return _done(request, 404, "No room has that join code.", home_url)
     if room.owner_id == user.id:
         return _done(request, 409, "You own %s already." % room.title, home_url)
     if room.member_set.filter(pk=user.id).exists():
         return _done(request, 409, "You are already a member of %s." % room.title, home_url)
+    # Each denial invites another request: a few per room and window, then the owner has peace.
+    per_room = limits.setting("CHAT_THROTTLE_JOIN_REQUESTS_PER_ROOM")
+    asks = [limits.Limit("join:room:%s:user:%s" % (room.id, user.id), per_room)]
+    wait = limits.retry_after(asks)
+    if wait is not None:
+        return _too_many(request, limits.message("requests to join %s" % room.title, wait), wait)
     try:
         with transaction.atomic():
             join_request = models.ChatRoomJoinRequest.objects.create(user=user, room=room)
+            limits.record(asks)
     except IntegrityError:
         # The partial unique index: one pending request per user and room.
         return _done(

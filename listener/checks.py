@@ -48,21 +48,47 @@ def run_all(round_trip_timeout: float = 5.0) -> list[Finding]:
     ]
 
 
+# pg_trigger.tgenabled: when a trigger fires, given the session's session_replication_role.
+_FIRES = {
+    "O": "enabled",
+    "A": "enabled (ALWAYS: fires under session_replication_role = replica too)",
+}
+_SILENT = {
+    "D": "is DISABLED: its writes emit no events",
+    "R": "is ENABLE REPLICA: it fires only under session_replication_role = replica, so ordinary "
+    "writes emit no events",
+}
+
+
 def triggers() -> list[Finding]:
-    """Every trigger that pgtrigger knows of is installed, current and enabled."""
+    """Every trigger that pgtrigger knows of is installed, current and fires on ordinary writes."""
     found = []
     for model, trigger in pgtrigger.registered():
         where = "%s on %s" % (trigger.get_pgid(model), model._meta.db_table)
-        status, enabled = trigger.get_installation_status(model)
-        if status == pgtrigger_core.INSTALLED and enabled:
-            found.append(Finding(Level.OK, "trigger %s installed and enabled" % where))
-        elif status == pgtrigger_core.INSTALLED:
-            found.append(Finding(Level.ERROR, "trigger %s is DISABLED: its writes emit no events" % where))
-        elif status == pgtrigger_core.OUTDATED:
+        # pgtrigger's own "enabled" is true only for ENABLE (origin), not ENABLE ALWAYS.
+        status, _enabled = trigger.get_installation_status(model)
+        if status == pgtrigger_core.OUTDATED:
             found.append(Finding(Level.ERROR, "trigger %s is outdated: run manage.py migrate" % where))
-        else:
+            continue
+        if status != pgtrigger_core.INSTALLED:
             found.append(Finding(Level.ERROR, "trigger %s is %s: run manage.py migrate" % (where, status)))
+            continue
+        state = _tgenabled(trigger.get_pgid(model), model._meta.db_table)
+        if state in _FIRES:
+            found.append(Finding(Level.OK, "trigger %s installed and %s" % (where, _FIRES[state])))
+        else:
+            found.append(Finding(Level.ERROR, "trigger %s %s" % (where, _SILENT.get(state, "is %r" % state))))
     return found
+
+
+def _tgenabled(name: str, table: str) -> str:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT tgenabled FROM pg_trigger WHERE tgname = %(name)s AND tgrelid = %(table)s::regclass",
+            {"name": name, "table": table},
+        )
+        row = cur.fetchone()
+    return "missing" if row is None else str(row[0])
 
 
 def functions() -> list[Finding]:

@@ -26,6 +26,7 @@ from django.utils import http
 
 from listener import asgi as listener_asgi
 from listener import conf, cursors, events, exceptions, metrics, queries, revocation, service
+from listener import origin as socket_origin
 from listener import topics as topic_names
 
 logger = logging.getLogger(__name__)
@@ -295,8 +296,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # Joining and resuming -----------------------------------------------------------------
 
     def _refuse_early(self) -> Close | None:
-        origin = _header(self.scope, b"origin")
-        if origin is not None and not _origin_allowed(origin):
+        if not socket_origin.allowed(self.scope):
             return Close(Code.FORBIDDEN, "origin not allowed")
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

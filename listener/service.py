@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from channels.layers import get_channel_layer
 
@@ -12,6 +13,10 @@ from listener import conf, events, exceptions, layer, worker
 logger = logging.getLogger(__name__)
 
 _listener: worker.Listener | None = None
+# When this process's listener was started (time.monotonic()), for `settled`.
+_started_at = 0.0
+# How often `settled` looks whether the first connection attempt failed.
+_SETTLE_POLL = 0.02
 
 
 def channel_layer() -> layer.PostgresChannelLayer:
@@ -41,7 +46,7 @@ def ensure_started() -> worker.Listener:
     the lifespan start-up does. A listener whose loop has gone (tests run one loop per test)
     is replaced.
     """
-    global _listener
+    global _listener, _started_at
     loop = asyncio.get_running_loop()
     if _listener is None or _listener.loop is not loop or not _listener.running:
         if _listener is not None and _listener.loop is loop:
@@ -51,6 +56,7 @@ def ensure_started() -> worker.Listener:
         since = _listener.snapshot if _listener is not None and _listener.loop is not loop else None
         _listener = worker.Listener(route, since)
         _listener.start()
+        _started_at = time.monotonic()
     return _listener
 
 
@@ -61,6 +67,28 @@ async def ready() -> worker.Listener:
         await asyncio.wait_for(running.ready.wait(), conf.get("REALTIME_LISTENER_READY_TIMEOUT"))
     except TimeoutError as exc:
         raise exceptions.ListenerUnavailable() from exc
+    return running
+
+
+async def settled() -> worker.Listener:
+    """The running listener, once its first connection attempt has succeeded or failed.
+
+    A readiness probe right after start-up must see the listener's real state, not "not
+    connected yet" because the probe itself started it (daphne has no lifespan events) or
+    came a moment after uvicorn's start-up did. Waits at most REALTIME_LISTENER_READY_TIMEOUT
+    from the listener's start; a listener that connected once, or failed once, answers at once.
+    """
+    running = ensure_started()
+    deadline = _started_at + conf.get("REALTIME_LISTENER_READY_TIMEOUT")
+    while not running.ready.is_set() and running.reconnects == 0 and running.running:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            # The worker signals success with `ready`; a failure only shows in `reconnects`.
+            await asyncio.wait_for(running.ready.wait(), min(left, _SETTLE_POLL))
+        except TimeoutError:
+            pass
     return running
 
 

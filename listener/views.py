@@ -19,17 +19,35 @@ from listener import service
 def _operators_only(
     view: collections.abc.Callable[[HttpRequest], collections.abc.Awaitable[HttpResponse]],
 ) -> collections.abc.Callable[[HttpRequest], collections.abc.Awaitable[HttpResponse]]:
-    """Loopback clients (probes on the host) and staff users; everyone else gets 403."""
+    """Loopback probes (on the host, straight to this process) and staff users; others get 403."""
 
     @functools.wraps(view)
     async def wrapper(request: HttpRequest) -> HttpResponse:
-        if not _is_loopback(request.META.get("REMOTE_ADDR", "")):
+        if not _is_loopback_probe(request):
             user = await request.auser()
             if not (user.is_authenticated and user.is_staff):
                 return JsonResponse({"error": "operators only"}, status=403)
         return await view(request)
 
     return wrapper
+
+
+# Headers a proxy adds; a probe on the host talking to this process directly sends none of them.
+_FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def _is_loopback_probe(request: HttpRequest) -> bool:
+    """A client on this host that reached this process without a proxy.
+
+    Behind ``--proxy-headers`` the client address comes from ``X-Forwarded-For``, whose first
+    entry the client itself chose (``127.0.0.1, 203.0.113.9`` passes for loopback), and a proxy
+    on the same host connects from loopback for everyone. So a request carrying any forwarding
+    header is never a loopback probe, whatever address it claims; operators behind the proxy log
+    in as staff.
+    """
+    if any(name in request.META for name in _FORWARDING_HEADERS):
+        return False
+    return _is_loopback(request.META.get("REMOTE_ADDR", ""))
 
 
 def _is_loopback(address: str) -> bool:
@@ -42,7 +60,7 @@ def _is_loopback(address: str) -> bool:
 @_operators_only
 async def health(request: HttpRequest) -> HttpResponse:
     """This process: its listener, its sockets; 200 while the listener is connected, else 503."""
-    running = service.ensure_started()
+    running = await service.settled()
     sockets = service.channel_layer().sockets_by_topic_kind()
     body: dict[str, Any] = {
         "pid": os.getpid(),

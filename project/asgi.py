@@ -23,7 +23,7 @@ application = listener_asgi.with_listener(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            # Origin is checked by the consumers against ALLOWED_HOSTS after accepting, so a
+            # Origin is checked by the consumers (listener/origin.py) after accepting, so a
             # cross-site page gets a readable 4403 rather than an opaque HTTP 403.
             "websocket": AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns)),
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
+import subprocess
 import types
 import warnings
 
@@ -27,7 +28,7 @@ def database_url() -> str:
     server = _pgserver().get_server(DATA_DIR, cleanup_mode=None)
     uri = server.get_uri()
     _ensure_database(uri)
-    return server.get_uri(database=DATABASE_NAME)
+    return str(server.get_uri(database=DATABASE_NAME))
 
 
 def _ensure_database(admin_uri: str) -> None:
@@ -42,11 +43,41 @@ def _ensure_database(admin_uri: str) -> None:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
 
-def stop() -> None:
-    """Stop the embedded server (``make stop-db``)."""
-    if not (DATA_DIR / "postmaster.pid").exists():
-        return
-    _pgserver().get_server(DATA_DIR, cleanup_mode="stop").cleanup()
+class StopFailed(RuntimeError):
+    """The embedded Postgres could not be stopped."""
+
+
+def stop(data_dir: pathlib.Path = DATA_DIR) -> str:
+    """Stop the embedded server whose data is in ``data_dir`` (``make stop-db``); say what was done.
+
+    The wheel's own clean-up stops the server only when the calling process is the last one
+    listed in ``.handle_pids.json``. A process that died without cleaning up (killed, crashed)
+    leaves its pid there for good, and that clean-up then returns without stopping anything.
+    So this asks ``pg_ctl`` to stop whatever runs on the folder, then forgets every handle.
+    """
+    if not (data_dir / "postmaster.pid").exists():
+        return "embedded Postgres in %s is not running (no postmaster.pid)" % data_dir
+    # A handle that is never started: it knows the binaries and, under root, the system user.
+    server = _pgserver().PostgresServer(data_dir.resolve(), cleanup_mode=None)
+    done = subprocess.run(
+        [str(server.bin_path / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "-t", "60", "stop"],
+        user=server.system_user,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    if done.returncode != 0:
+        raise StopFailed(
+            "pg_ctl could not stop the embedded Postgres in %s: %s"
+            % (data_dir, (done.stderr or done.stdout).strip() or "exit code %d" % done.returncode)
+        )
+    handles = data_dir / ".handle_pids.json"
+    stale = handles.read_text().strip() if handles.exists() else ""
+    handles.unlink(missing_ok=True)
+    return "stopped the embedded Postgres in %s%s" % (
+        data_dir,
+        " (forgot handles %s)" % stale if stale not in {"", "[]"} else "",
+    )
 
 
 def _pgserver() -> types.ModuleType:
@@ -63,7 +94,10 @@ def _pgserver() -> types.ModuleType:
 if __name__ == "__main__":
     import sys
 
-    if sys.argv[1:] == ["stop"]:
-        stop()
+    if sys.argv[1:2] == ["stop"]:
+        try:
+            print(stop(pathlib.Path(sys.argv[2]) if sys.argv[2:] else DATA_DIR))
+        except StopFailed as exc:
+            sys.exit(str(exc))
     else:
         print(os.environ.get("DATABASE_URL") or database_url())

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "listener",
     "chat",
+    "chat.throttle",
 ]
 
 MIDDLEWARE = [

@@ -19,6 +19,8 @@ from listener import connection, service
 from project.asgi import application
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+# The handshake's own Host: a browser page on ORIGIN connecting to its own server.
+HOST = (b"host", b"127.0.0.1:8000")
 
 # Connections opened in worker threads (database_sync_to_async) must not outlive a test, or
 # the test database cannot be dropped at the end of the run.
@@ -58,7 +60,7 @@ async def connect(
     """Open a socket as a browser page would: same-site Origin, the user's session cookie."""
     if cursor is not None:
         path = "%s?cursor=%s" % (path, cursor)
-    all_headers = [ORIGIN] if headers is None else list(headers)
+    all_headers = [ORIGIN, HOST] if headers is None else list(headers)
     if user is not None:
         all_headers.append((b"cookie", await database_sync_to_async(session_cookie)(user)))
     communicator = WebsocketCommunicator(application, path, headers=all_headers)

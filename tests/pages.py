@@ -31,7 +31,7 @@ class Page:
             url += "?cursor=" + self.cursor
         self.socket = await connect(
             url,
-            origin="http://127.0.0.1",
+            origin=self.base_url.replace("ws", "http", 1),  # same site, same port
             additional_headers={"Cookie": self.cookie},
             proxy=None,
             max_size=None,

@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 
 from chat import models
 from project.asgi import application
-from tests.conftest import ORIGIN, close_code, connect, frames, session_cookie, sync
+from tests.conftest import HOST, ORIGIN, close_code, connect, frames, session_cookie, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,7 +35,9 @@ async def test_slow_page_is_closed_resumably_and_resumes_without_gaps(settings, 
     settings.REALTIME_SOCKET_BACKLOG = 5
     network = StalledNetwork()
     cookie = await database_sync_to_async(session_cookie)(people["member"])
-    slow = WebsocketCommunicator(network, "/ws/room/%d" % room.id, headers=[ORIGIN, (b"cookie", cookie)])
+    slow = WebsocketCommunicator(
+        network, "/ws/room/%d" % room.id, headers=[ORIGIN, HOST, (b"cookie", cookie)]
+    )
     assert (await slow.connect(timeout=10))[0]
     fast, _, _ = await connect("/ws/room/%d" % room.id, people["owner"])
 

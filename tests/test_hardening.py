@@ -19,7 +19,7 @@ from chat import models
 from listener.consumer import Code
 from project.asgi import application
 from tests import servers
-from tests.conftest import ORIGIN, close_code, connect, frames, session_cookie, sync
+from tests.conftest import HOST, ORIGIN, close_code, connect, frames, session_cookie, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +57,7 @@ async def test_logout_closes_that_sessions_sockets_only(people, room):
     async def open_with(client: Client) -> WebsocketCommunicator:
         cookie = ("sessionid=%s" % client.cookies["sessionid"].value).encode()
         communicator = WebsocketCommunicator(
-            application, "/ws/room/%d" % room.id, headers=[ORIGIN, (b"cookie", cookie)]
+            application, "/ws/room/%d" % room.id, headers=[ORIGIN, HOST, (b"cookie", cookie)]
         )
         assert (await communicator.connect(timeout=10))[0]
         return communicator
@@ -161,7 +161,7 @@ async def test_fuzz_paths_query_strings_and_cursors(people, room):
         logged_in=st.booleans(),
     )
     def example(path: str, query: bytes, logged_in: bool) -> None:
-        headers = [ORIGIN, cookie] if logged_in else [ORIGIN]
+        headers = [ORIGIN, HOST, cookie] if logged_in else [ORIGIN, HOST]
         code = _on_loop(loop, _outcome(path, query, headers))
         seen.add(code)
         assert code is None or code in REFUSALS, (path, query, code)
@@ -239,7 +239,7 @@ def test_real_server_survives_garbage_handshakes_and_huge_frames(people, room):
             _raw(server.port, upgrade % (room.id, key))
         _raw(server.port, b"GET /ws/" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         cookie = "sessionid=%s" % session_cookie(people["member"]).decode().split("=", 1)[1]
-        headers = {"Origin": "http://127.0.0.1", "Cookie": cookie}
+        headers = {"Origin": server.http, "Cookie": cookie}
         with (
             ws_client.connect(server.ws + "/ws/room/%d" % room.id, additional_headers=headers) as bystander,
             ws_client.connect(

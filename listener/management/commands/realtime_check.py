@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from listener import checks
+from listener import checks, probes
 
 MARKS = {
     checks.Level.OK: "ok     ",
@@ -20,8 +20,9 @@ class Command(BaseCommand):
     """Checks the real-time plumbing of this deployment; exits non-zero on any error."""
 
     help = (
-        "Verify that the event triggers and functions are installed and enabled, that LISTEN/NOTIFY "
-        "works on the listener's connection, and report the event log and notification queue."
+        "Verify that the event triggers and functions are installed and enabled, that a write "
+        "(rolled back) appends its event to the log, that LISTEN/NOTIFY works on the listener's "
+        "connection, and report the event log and notification queue."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,7 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="print only warnings and errors")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        findings = checks.run_all(options["timeout"])
+        # The catalog can look right while nothing is captured: also write, rolled back, and look.
+        findings = [*checks.run_all(options["timeout"]), *probes.run_all()]
         for finding in findings:
             if options["quiet"] and finding.level in {checks.Level.OK, checks.Level.INFO}:
                 continue
