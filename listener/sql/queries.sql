@@ -154,5 +154,10 @@ RETURNING (SELECT n FROM horizon) AS pruned;
 SELECT count(*) AS events, min(created) AS oldest, pg_notification_queue_usage() AS queue_usage
 FROM listener_event;
 
+-- name: topic_index_trigger
+-- The trigger that fills listener_event_topic, and whether it fires ('D': disabled).
+SELECT tgenabled::text FROM pg_trigger
+WHERE tgrelid = 'listener_event'::regclass AND tgname = 'realtime_index_event_topics';
+
 -- name: publish
 SELECT realtime_append_event_v1(%(topics)s::text[], %(type)s, %(payload)s::jsonb);
