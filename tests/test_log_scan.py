@@ -12,9 +12,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
 
 from chat import models
-from listener import pages
+from listener import pages, queries
 from tests import servers
 from tests.conftest import connect, frames, sync
 
@@ -98,3 +100,47 @@ async def test_a_transaction_of_50k_rows_arrives_whole_in_order_and_resumes_in_t
     for k in (1, 20_000, rows - 1):
         rest = await resumed(room, people["member"], got[k - 1]["cursor"], rows - k + 1)
         assert rest == ["big %d" % i for i in range(k + 1, rows + 1)] + ["after"]
+
+
+def replay(topics: list[str] | None, since: str, until: str, limit: int = 2) -> list[tuple[str, list[str]]]:
+    """Every page of replay_page, as (type, topics), following the keyset as consumers do."""
+    found: list[tuple[str, list[str]]] = []
+    after_xid, after_id = "0", 0
+    with connection.cursor() as cur:
+        while True:
+            params = {"topics": topics, "since": since, "until": until, "limit": limit}
+            cur.execute(queries.get("replay_page"), {**params, "after_xid": after_xid, "after_id": after_id})
+            rows = cur.fetchall()
+            found += [(row[3], row[2]) for row in rows]
+            if len(rows) < limit:
+                return found
+            after_xid, after_id = rows[-1][1], rows[-1][0]
+
+
+def test_replay_reads_a_topics_events_once_each_including_multi_topic_ones_and_prune_drops_them(
+    transactional_db,
+):
+    def append(*events: tuple[list[str], str]) -> None:
+        with transaction.atomic(), connection.cursor() as cur:
+            for topics, event_type in events:
+                cur.execute("SELECT realtime_append_event_v1(%s, %s, '{}')", [topics, event_type])
+
+    def snapshot() -> str:
+        with connection.cursor() as cur:
+            cur.execute(queries.get("current_snapshot"))
+            return str(cur.fetchone()[0])
+
+    since = snapshot()
+    append((["room_1"], "a"), (["room_2"], "b"), (["room_1", "user_7"], "c"))
+    append((["user_7"], "d"), (["room_1", "room_1"], "e"))
+    until = snapshot()
+    append((["room_1"], "later"))
+    assert [t for t, _ in replay(["room_1"], since, until)] == ["a", "c", "e"]
+    assert [t for t, _ in replay(["room_1", "user_7"], since, until)] == ["a", "c", "d", "e"]
+    assert [t for t, _ in replay(None, since, until)] == ["a", "b", "c", "d", "e"]
+    assert replay(["room_3"], since, until) == []
+
+    call_command("prune_events", "--older-than", "0s")
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM listener_event_topic")
+        assert cur.fetchone()[0] == 0
