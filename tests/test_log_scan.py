@@ -97,7 +97,7 @@ async def test_a_transaction_of_50k_rows_arrives_whole_in_order_and_resumes_in_t
     await page.disconnect()
 
     # Dropped after frame k: resuming from its cursor gives exactly the frames after it.
-    for k in (1, 20_000, rows - 1):
+    for k in (25_000, rows - 1):
         rest = await resumed(room, people["member"], got[k - 1]["cursor"], rows - k + 1)
         assert rest == ["big %d" % i for i in range(k + 1, rows + 1)] + ["after"]
 

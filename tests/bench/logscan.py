@@ -5,6 +5,8 @@ database ``logscan_bench`` unless ``--url``), the real listener and the real rep
 
 - the median time of a listener step with nothing new, and with one new event, while a write
   transaction stays open, after 0, 20k and 100k events committed elsewhere;
+- beside such a transaction and 200k events elsewhere, the median time from a writer's commit
+  to the dispatch of its event by a running listener;
 - the median time of one page's replay over its room's 10 events among 100k events of other
   rooms, and the wall time of 80 pages resuming at once (80 connections) after 200k events.
 """
@@ -117,6 +119,51 @@ async def steps_beside_open_transaction(url: str, sizes: list[int], runs: int) -
         assert [e.type for e in received] == ["held"], received
 
 
+async def commit_to_dispatch(url: str, elsewhere: int, runs: int) -> None:
+    """A running listener (LISTEN, woken by NOTIFY): from a writer's commit to the sink."""
+    from listener import worker
+
+    arrived: dict[int, float] = {}
+    waiter: dict[str, asyncio.Future[None]] = {}
+
+    def sink(event: Any) -> None:
+        if event.type == "probe":
+            arrived[event.kwargs["i"]] = time.perf_counter()
+            waiter["next"].set_result(None)
+
+    async with (
+        await psycopg.AsyncConnection.connect(url, autocommit=True) as writer,
+        await psycopg.AsyncConnection.connect(url) as held,
+    ):
+        await clear(writer)
+        await held.execute("SELECT realtime_append_event_v1(ARRAY['room_held'], 'held', '{}')")
+        await append(writer, elsewhere, "room_other_%")
+        await writer.execute("ANALYZE listener_event")
+        listener = worker.Listener(sink)
+        listener.start()
+        await asyncio.wait_for(listener.ready.wait(), 30)
+        lags = []
+        try:
+            for i in range(runs):
+                waiter["next"] = asyncio.get_running_loop().create_future()
+                started = time.perf_counter()
+                await writer.execute(
+                    "SELECT realtime_append_event_v1(ARRAY['room_live'], 'probe',"
+                    " jsonb_build_object('i', %s))",
+                    [i],
+                )
+                await asyncio.wait_for(waiter["next"], 30)
+                lags.append(arrived[i] - started)
+        finally:
+            await listener.stop()
+            await held.rollback()
+    print(
+        "open transaction, %7d events elsewhere: commit to dispatch median %.2f ms (%d runs)"
+        % (elsewhere, statistics.median(lags) * 1000, runs),
+        flush=True,
+    )
+
+
 async def replay(conn: psycopg.AsyncConnection[Any], topic: str, since: str, until: str) -> int:
     """The consumer's replay loop: pages of REALTIME_REPLAY_PAGE until a short one."""
     from listener import queries
@@ -205,6 +252,7 @@ def main() -> None:
     sizes = [0, 20_000, 100_000] if not args.quick else [0, 20_000]
     runs = 3 if args.quick else 20
     asyncio.run(steps_beside_open_transaction(url, sizes, runs))
+    asyncio.run(commit_to_dispatch(url, 200_000 if not args.quick else 20_000, runs))
     asyncio.run(resuming_pages(url, 100_000, 1, runs))
     asyncio.run(resuming_pages(url, 200_000 if not args.quick else 20_000, 80, 1))
 
