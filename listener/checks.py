@@ -43,6 +43,7 @@ def run_all(round_trip_timeout: float = 5.0) -> list[Finding]:
     return [
         *triggers(),
         *functions(),
+        *topic_index(),
         *listen_round_trip(round_trip_timeout),
         *log_stats(),
     ]
@@ -103,6 +104,23 @@ def functions() -> list[Finding]:
         else Finding(Level.ERROR, "function %s is missing: run manage.py migrate" % name)
         for name in names
     ]
+
+
+def topic_index() -> list[Finding]:
+    """The log's own trigger that indexes events by topic: without it, resuming pages miss events."""
+    with connection.cursor() as cur:
+        cur.execute(queries.get("topic_index_trigger"))
+        row = cur.fetchone()
+    if row is None:
+        return [Finding(Level.ERROR, "trigger realtime_index_event_topics is missing: run manage.py migrate")]
+    if row[0] == "D":
+        return [
+            Finding(
+                Level.ERROR,
+                "trigger realtime_index_event_topics is DISABLED: resuming pages miss new events",
+            )
+        ]
+    return [Finding(Level.OK, "trigger realtime_index_event_topics on listener_event installed and enabled")]
 
 
 def pooler_warnings(dsn: str) -> list[Finding]:

@@ -24,7 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "REALTIME_RECONNECT_CAP": 5.0,
     # Frames queued for one socket before it is closed as too slow (code 4008, resumable).
     "REALTIME_SOCKET_BACKLOG": 1000,
-    # Events per replay query when a page resumes from a cursor.
+    # Events per query when a page resumes from a cursor, and per page of a listener step (a
+    # transaction of any size is read in pages of this many events).
     "REALTIME_REPLAY_PAGE": 500,
     # How long a connecting socket waits for this process's listener before closing with 4503.
     "REALTIME_LISTENER_READY_TIMEOUT": 10.0,

@@ -30,6 +30,26 @@ class Event(models.Model):
         return "%s %s" % (self.type, ",".join(self.topics))
 
 
+class EventTopic(models.Model):
+    """One topic of one event: a page's replay reads its own topics' events, in log order.
+
+    Filled by a trigger on the log itself (``realtime_index_event_topics_v1``), so every way of
+    appending an event indexes it. A GIN index on ``topics`` could find a topic's events but not
+    in ``(xid, id)`` order, and an index on ``topics[1]`` misses events with several topics.
+    """
+
+    pk = models.CompositePrimaryKey("topic", "xid", "event_id")
+    topic = models.TextField()
+    xid = fields.Xid8Field()
+    event_id = models.BigIntegerField()
+
+    class Meta:
+        db_table = "listener_event_topic"
+
+    def __str__(self) -> str:
+        return "%s %s" % (self.topic, self.event_id)
+
+
 class Retention(models.Model):
     """How far the log was pruned: cursors that may miss pruned events must resync."""
 

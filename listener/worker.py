@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import dataclasses
 import logging
 import random
 import time
+from typing import Any
 
 import psycopg
 
@@ -25,6 +27,15 @@ CHANNEL = "realtime_events"
 Sink = collections.abc.Callable[[events.LogEvent], None]
 
 
+@dataclasses.dataclass
+class _Position:
+    """How far a step has dispatched: the last event handed to the sink, and the step's snapshot."""
+
+    until: cursors.Snapshot
+    xid: int = 0
+    id: int = 0
+
+
 class Listener:
     """Follows the event log of one database and passes each new event, in order, to a sink."""
 
@@ -32,6 +43,8 @@ class Listener:
         self.sink = sink
         # The snapshot of the last step: every event it sees has been handed to the sink.
         self.snapshot: cursors.Snapshot | None = since
+        # A step read in part (its pages are read up to one snapshot): where it stopped.
+        self._unfinished: _Position | None = None
         self.ready = asyncio.Event()
         self.connected = False
         self.reconnects = 0
@@ -113,32 +126,68 @@ class Listener:
             await self.step(conn)
 
     async def step(self, conn: psycopg.AsyncConnection) -> int:
-        """Read the events committed since the last snapshot and dispatch them in order."""
+        """Read the events committed since the last snapshot and dispatch them in order.
+
+        The log is read in pages of REALTIME_REPLAY_PAGE events, keyset on ``(xid, id)`` up to
+        one snapshot taken by the first page, so a transaction of any size costs one page of
+        memory. A step cut short by a lost connection is finished by the next call from the
+        last event dispatched, so nothing is dispatched twice.
+        """
         assert self.snapshot is not None
-        cur = await conn.execute(queries.get("events_since"), {"since": str(self.snapshot)})
-        rows = await cur.fetchall()
-        now = cursors.Snapshot.parse(rows[0][0])
-        base = cursors.Cursor(self.snapshot)
+        page = conf.get("REALTIME_REPLAY_PAGE")
         count = 0
+        if self._unfinished is None:
+            cur = await conn.execute(
+                queries.get("events_since"), {"since": str(self.snapshot), "limit": page}
+            )
+            rows = await cur.fetchall()
+            self._unfinished = _Position(cursors.Snapshot.parse(rows[0][0]))
+            found = [row[1:] for row in rows if row[1] is not None]
+            count += self._dispatch(found)
+            more = len(found) >= page
+        else:
+            more = True
+        position = self._unfinished
+        while more:
+            cur = await conn.execute(
+                queries.get("replay_page"),
+                {
+                    "topics": None,
+                    "since": str(self.snapshot),
+                    "until": str(position.until),
+                    "after_xid": str(position.xid),
+                    "after_id": position.id,
+                    "limit": page,
+                },
+            )
+            found = await cur.fetchall()
+            count += self._dispatch(found)
+            more = len(found) >= page
+        self.snapshot = position.until
+        self._unfinished = None
+        return count
+
+    def _dispatch(self, rows: list[tuple[Any, ...]]) -> int:
+        """Hand one page of the current step to the sink, each event with its frame's cursor."""
+        assert self.snapshot is not None and self._unfinished is not None
+        position = self._unfinished
+        base = cursors.Cursor(self.snapshot)
         worst = 0.0
-        for _, event_id, xid_text, topics, event_type, payload, created in rows:
-            if event_id is None:
-                continue
+        for event_id, xid_text, topics, event_type, payload, created in rows:
             # Commit-to-dispatch lag, from the writing transaction's start (the row's `created`).
             self.last_lag = time.time() - created
             worst = max(worst, self.last_lag)
             xid = int(xid_text)
             event = events.LogEvent(
-                event_id, xid, topics, event_type, payload, base.after(now, xid, event_id).encode()
+                event_id, xid, topics, event_type, payload, base.after(position.until, xid, event_id).encode()
             )
-            count += 1
+            position.xid, position.id = xid, event_id
             self.sink(event)
-        self.snapshot = now
-        if count:
+        if rows:
             metrics.DISPATCH_LAG.observe(worst)
-        self.events_read += count
-        metrics.EVENTS_READ.inc(count)
-        return count
+        self.events_read += len(rows)
+        metrics.EVENTS_READ.inc(len(rows))
+        return len(rows)
 
     def _log_exit(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:

@@ -5,17 +5,42 @@
 SELECT pg_current_snapshot()::text AS snapshot;
 
 -- name: events_since
--- One snapshot step: the events committed after %(since)s and visible to this statement,
--- together with the statement's own snapshot (the next step starts from it). With no new
--- events it still returns one row, carrying the snapshot.
-WITH now AS (SELECT pg_current_snapshot() AS snapshot)
+-- The first page of one snapshot step: at most %(limit)s events committed after %(since)s and
+-- visible to this statement, in (xid, id) order, with the statement's own snapshot (the step
+-- reads its further pages with replay_page up to that snapshot; the next step starts from it).
+-- With no new events it still returns one row, carrying the snapshot.
+-- What the scan reads: the events of transactions that were in progress in %(since)s (its xip
+-- list, at most max_connections of them) and have committed since, looked up by xid equality,
+-- and the events of transactions from since's xmax to now's xmax, by range. Never from since's
+-- xmin: a transaction left open somewhere keeps xmin back, and every step would re-read all the
+-- events written since it began.
+WITH now AS MATERIALIZED (SELECT pg_current_snapshot() AS snapshot)
 SELECT now.snapshot::text AS snapshot, e.id, e.xid::text AS xid, e.topics, e.type, e.payload::text AS payload,
     extract(epoch FROM e.created)::float8 AS created
 FROM now
-LEFT JOIN listener_event e
-    ON e.xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
-    AND NOT pg_visible_in_snapshot(e.xid, %(since)s::pg_snapshot)
-    AND pg_visible_in_snapshot(e.xid, now.snapshot)
+LEFT JOIN LATERAL (
+    SELECT e.* FROM (
+        (SELECT e.*
+        FROM pg_snapshot_xip(%(since)s::pg_snapshot) AS x (xid)
+        CROSS JOIN LATERAL (
+            -- (xid, id) > (x, 0) rather than xid = x: see replay_page.
+            SELECT * FROM listener_event e
+            WHERE (e.xid, e.id) > (x.xid, 0) AND e.xid <= x.xid
+            ORDER BY e.xid, e.id
+            LIMIT %(limit)s
+        ) e
+        WHERE pg_visible_in_snapshot(x.xid, now.snapshot))
+        UNION ALL
+        (SELECT * FROM listener_event e
+        WHERE e.xid >= pg_snapshot_xmax(%(since)s::pg_snapshot)
+            AND e.xid < pg_snapshot_xmax(now.snapshot)
+            AND pg_visible_in_snapshot(e.xid, now.snapshot)
+        ORDER BY e.xid, e.id
+        LIMIT %(limit)s)
+    ) e
+    ORDER BY e.xid, e.id
+    LIMIT %(limit)s
+) e ON true
 ORDER BY e.xid, e.id;
 
 -- name: resume_point
@@ -26,23 +51,95 @@ SELECT pg_current_snapshot()::text AS until,
 -- name: replay_page
 -- A page of the events of %(topics)s (NULL: every topic) committed after %(since)s and up to
 -- %(until)s, in (xid, id) order, after the event (%(after_xid)s, %(after_id)s); with each
--- event's creation time, for `manage.py listen`.
+-- event's creation time, for `manage.py listen`. Listener steps read their later pages here too.
+-- Scan bounds as in events_since: since's in-progress transactions that %(until)s sees, by xid
+-- equality, then the range [since's xmax, until's xmax). With topics, both go through the
+-- (topic, xid, event_id) index of listener_event_topic, so a page reads its topics' events
+-- only; then each found event is read from the log by id. The keyset position enters each
+-- index scan as its start key (one row comparison, or xid equality plus id), so a page of a
+-- large transaction starts where the last one stopped instead of re-reading its beginning. Each branch stops after %(limit)s
+-- rows, so a page costs at most (in-progress transactions + 1) x topics x limit index entries.
+WITH committed AS MATERIALIZED (
+    -- Transactions in progress at `since` that had committed by `until`.
+    SELECT x.xid FROM pg_snapshot_xip(%(since)s::pg_snapshot) AS x (xid)
+    WHERE pg_visible_in_snapshot(x.xid, %(until)s::pg_snapshot) AND x.xid >= %(after_xid)s::xid8
+)
 SELECT e.id, e.xid::text AS xid, e.topics, e.type, e.payload::text AS payload,
     extract(epoch FROM e.created)::float8 AS created
-FROM listener_event e
-WHERE (%(topics)s::text[] IS NULL OR e.topics && %(topics)s::text[])
-    AND e.xid >= pg_snapshot_xmin(%(since)s::pg_snapshot)
-    AND NOT pg_visible_in_snapshot(e.xid, %(since)s::pg_snapshot)
-    AND pg_visible_in_snapshot(e.xid, %(until)s::pg_snapshot)
-    AND (e.xid, e.id) > (%(after_xid)s::xid8, %(after_id)s::bigint)
+FROM (
+    -- Every topic: the log's own (xid, id) index.
+    (SELECT e.*
+    FROM committed
+    CROSS JOIN LATERAL (
+        SELECT * FROM listener_event e
+        -- Not `e.xid = committed.xid`: with an equality on xid, the scan would start at the
+        -- transaction's first event instead of at the keyset position.
+        WHERE (e.xid, e.id) > (committed.xid,
+                CASE WHEN committed.xid = %(after_xid)s::xid8 THEN %(after_id)s::bigint ELSE 0 END)
+            AND e.xid <= committed.xid
+        ORDER BY e.xid, e.id
+        LIMIT %(limit)s
+    ) e
+    WHERE %(topics)s::text[] IS NULL)
+    UNION ALL
+    (SELECT e.*
+    FROM listener_event e
+    WHERE %(topics)s::text[] IS NULL
+        AND (e.xid, e.id) > (
+            greatest(%(after_xid)s::xid8, pg_snapshot_xmax(%(since)s::pg_snapshot)),
+            CASE WHEN %(after_xid)s::xid8 >= pg_snapshot_xmax(%(since)s::pg_snapshot)
+                THEN %(after_id)s::bigint ELSE 0 END)
+        AND e.xid < pg_snapshot_xmax(%(until)s::pg_snapshot)
+        AND pg_visible_in_snapshot(e.xid, %(until)s::pg_snapshot)
+    ORDER BY e.xid, e.id
+    LIMIT %(limit)s)
+    UNION ALL
+    -- Given topics: their entries in listener_event_topic, then those events from the log.
+    (SELECT e.*
+    FROM (
+        SELECT DISTINCT t.xid, t.event_id
+        FROM unnest(%(topics)s::text[]) AS w (topic)
+        CROSS JOIN LATERAL (
+            (SELECT t.xid, t.event_id
+            FROM committed
+            CROSS JOIN LATERAL (
+                SELECT t.xid, t.event_id FROM listener_event_topic t
+                WHERE t.topic = w.topic AND t.xid = committed.xid
+                    AND t.event_id > CASE
+                        WHEN committed.xid = %(after_xid)s::xid8 THEN %(after_id)s::bigint ELSE 0 END
+                ORDER BY t.xid, t.event_id
+                LIMIT %(limit)s
+            ) t)
+            UNION ALL
+            (SELECT t.xid, t.event_id FROM listener_event_topic t
+            WHERE t.topic = w.topic
+                AND (t.xid, t.event_id) > (
+                    greatest(%(after_xid)s::xid8, pg_snapshot_xmax(%(since)s::pg_snapshot)),
+                    CASE WHEN %(after_xid)s::xid8 >= pg_snapshot_xmax(%(since)s::pg_snapshot)
+                        THEN %(after_id)s::bigint ELSE 0 END)
+                AND t.xid < pg_snapshot_xmax(%(until)s::pg_snapshot)
+                AND pg_visible_in_snapshot(t.xid, %(until)s::pg_snapshot)
+            ORDER BY t.xid, t.event_id
+            LIMIT %(limit)s)
+        ) t
+        ORDER BY t.xid, t.event_id
+        LIMIT %(limit)s
+    ) t
+    JOIN listener_event e ON e.id = t.event_id)
+) e
 ORDER BY e.xid, e.id
 LIMIT %(limit)s;
 
 -- name: prune_events
 -- Delete events older than %(before)s and remember the highest pruned transaction, so that
 -- cursors which may miss a pruned event are told to resync instead of resuming with a gap.
+-- Their topic index entries go with them (looked up by primary key).
 WITH gone AS (
-    DELETE FROM listener_event WHERE created < %(before)s RETURNING xid
+    DELETE FROM listener_event WHERE created < %(before)s RETURNING id, xid, topics
+), gone_topics AS (
+    DELETE FROM listener_event_topic t
+    USING (SELECT DISTINCT topic, gone.xid, gone.id FROM gone, unnest(gone.topics) AS topic) g
+    WHERE t.topic = g.topic AND t.xid = g.xid AND t.event_id = g.id
 ), horizon AS (
     SELECT max(xid) AS top, count(*) AS n FROM gone
 )
@@ -56,6 +153,11 @@ RETURNING (SELECT n FROM horizon) AS pruned;
 -- name: log_stats
 SELECT count(*) AS events, min(created) AS oldest, pg_notification_queue_usage() AS queue_usage
 FROM listener_event;
+
+-- name: topic_index_trigger
+-- The trigger that fills listener_event_topic, and whether it fires ('D': disabled).
+SELECT tgenabled::text FROM pg_trigger
+WHERE tgrelid = 'listener_event'::regclass AND tgname = 'realtime_index_event_topics';
 
 -- name: publish
 SELECT realtime_append_event_v1(%(topics)s::text[], %(type)s, %(payload)s::jsonb);
