@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('listener', '0002_realtime_append_event_v2'),
+        ('listener', '0004_channel_queue'),
     ]
 
     operations = [
