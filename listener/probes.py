@@ -123,7 +123,9 @@ def _published_on_insert() -> list[type[models.Model]]:
     for registered, trigger in pgtrigger.registered():
         # pgtrigger's annotations say instance; the registry holds model classes.
         model = typing.cast(type[models.Model], registered)
-        body = str(getattr(trigger.func, "func", trigger.func))
+        # Declared publications build their body from the model (get_func); plain triggers carry it.
+        func = trigger.get_func(model)
+        body = str(getattr(func, "func", func))
         if (
             model not in chosen
             and not model._meta.proxy

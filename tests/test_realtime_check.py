@@ -128,15 +128,10 @@ def test_enable_always_counts_as_enabled_and_enable_replica_does_not(
         assert "an insert into chat_chatmessage published nothing" in out_text
 
 
-def test_a_function_missing_under_a_trigger_fails(people: dict[str, User], room: models.ChatRoom) -> None:
-    models.ChatRoomJoinRequest.objects.create(user=people["outsider"], room=room, status="denied")
-    with _restoring(
-        "ALTER FUNCTION realtime_join_request_payload_gone RENAME TO realtime_join_request_payload_v1"
-    ):
-        _execute(
-            "ALTER FUNCTION realtime_join_request_payload_v1 RENAME TO realtime_join_request_payload_gone"
-        )
+def test_a_function_missing_under_a_trigger_fails(message: models.ChatMessage) -> None:
+    with _restoring("ALTER FUNCTION realtime_append_event_gone RENAME TO realtime_append_event_v2"):
+        _execute("ALTER FUNCTION realtime_append_event_v2 RENAME TO realtime_append_event_gone")
         code, out = _check()
         assert code == 1
-        assert "an insert into chat_chatroomjoinrequest fails:" in out
-        assert "realtime_join_request_payload_v1" in out
+        assert "an insert into chat_chatmessage fails:" in out
+        assert "realtime_append_event_v2" in out
