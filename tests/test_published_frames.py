@@ -16,7 +16,7 @@ from django.test import Client
 from chat import models
 from project.asgi import application
 from tests import servers
-from tests.conftest import ORIGIN, close_code, connect, sync
+from tests.conftest import HOST, ORIGIN, close_code, connect, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -175,7 +175,7 @@ async def test_password_change_closes_the_other_sessions_sockets_only(
 
     async def open_with(client: Client, path: str) -> WebsocketCommunicator:
         cookie = ("sessionid=%s" % client.cookies["sessionid"].value).encode()
-        communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, (b"cookie", cookie)])
+        communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, HOST, (b"cookie", cookie)])
         assert (await communicator.connect(timeout=10))[0]
         return communicator
 
