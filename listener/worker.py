@@ -121,16 +121,13 @@ class Listener:
         base = cursors.Cursor(self.snapshot)
         count = 0
         worst = 0.0
-        for _, event_id, xid_text, topics, event_type, payload, created in rows:
-            if event_id is None:
+        for _, *row in rows:
+            if row[0] is None:
                 continue
             # Commit-to-dispatch lag, from the writing transaction's start (the row's `created`).
-            self.last_lag = time.time() - created
+            self.last_lag = time.time() - row[5]
             worst = max(worst, self.last_lag)
-            xid = int(xid_text)
-            event = events.LogEvent(
-                event_id, xid, topics, event_type, payload, base.after(now, xid, event_id).encode()
-            )
+            event = events.from_row(tuple(row), base, now)
             count += 1
             self.sink(event)
         self.snapshot = now
