@@ -5,10 +5,8 @@ subscriber's access in one REPEATABLE READ transaction, accept, replay the log f
 up to that point, then forward the live events that arrived meanwhile, dropping those the
 replay already covered. Replayed and live events pass the same per-subscriber filter.
 
-The replay and the live writer run in the socket's delivery task, not in ``connect``: the
-consumer keeps reading its ASGI messages, so a page that goes away mid-replay is noticed at
-once. Whatever way the consumer ends (disconnect, error, or the server cancelling it), it
-leaves its groups.
+Replay and live writing run in a task of their own, not in ``connect``, so a page that goes
+away mid-replay is noticed at once; however the consumer ends (even cancelled), it leaves its groups.
 """
 
 from __future__ import annotations
@@ -23,10 +21,9 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django import db
-from django.db import connection, transaction
 
 from listener import asgi as listener_asgi
-from listener import cursors, delivery, events, exceptions, handshake, metrics, queries, replay, service
+from listener import cursors, delivery, events, exceptions, handshake, metrics, replay, service
 from listener.decisions import Close, Code, Decision, Verdict, stronger
 
 __all__ = ["Close", "Code", "Decision", "RealtimeConsumer", "State", "Verdict"]
@@ -104,7 +101,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         user = self.scope.get("user")
         assert user is not None
-        self.user_id = user.pk
+        self.user_id = user_id = int(user.pk)
         self.outbox.label = self._label()
         try:
             cursor = handshake.cursor(self.scope)
@@ -116,13 +113,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except exceptions.ListenerUnavailable:
             await self._refuse(Close(Code.UNAVAILABLE, "real-time service unavailable, retry"))
             return
-        assert self.user_id is not None
-        if handshake.over_cap(self.user_id):
+        if handshake.over_cap(user_id):
             await self._refuse(Close(Code.TOO_MANY_SOCKETS, "too many open sockets"))
             return
         self._join()
         try:
-            refusal, until, pruned_below = await self._open()
+            refusal, until, pruned_below = await database_sync_to_async(replay.resume_point)(self.authorize)
         except db.DatabaseError:
             # Postgres went away between the listener's check and ours: leave the groups, 4503.
             logger.warning("socket %s: database unavailable", self._label())
@@ -151,6 +147,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.task = asyncio.create_task(
                 self._deliver(cursor, until), name="socket %s" % self.channel_name
             )
+            self.task.add_done_callback(self._delivery_ended)
 
     async def disconnect(self, code: int) -> None:
         self._shut(code)
@@ -230,6 +227,18 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.state = State.CLOSING
         if self.task is not None:
             self.task.cancel()
+        self._close_soon(close)
+
+    def _delivery_ended(self, task: asyncio.Task[None]) -> None:
+        """A replay or writer that failed closes the socket resumably (1011) instead of going quiet."""
+        if task.cancelled() or task.exception() is None:
+            return
+        logger.error("socket %s: delivery failed", self._label(), exc_info=task.exception())
+        if self.state is not State.CLOSED:
+            self.state = State.CLOSING
+            self._close_soon(Close(Code.INTERNAL_ERROR, "delivery failed; resume from your last cursor"))
+
+    def _close_soon(self, close: Close) -> None:
         self.closer = asyncio.create_task(self._close_now(close), name="socket-close %s" % self.channel_name)
 
     async def _deliver(self, cursor: cursors.Cursor | None, until: cursors.Snapshot) -> None:
@@ -287,14 +296,3 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self.joined:
             service.channel_layer().detach(self.channel_name)
             self.joined = False
-
-    @database_sync_to_async
-    def _open(self) -> tuple[Close | None, cursors.Snapshot, int]:
-        """Resume point and access, read in one snapshot so that they agree."""
-        with transaction.atomic():
-            with connection.cursor() as cur:
-                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                cur.execute(queries.get("resume_point"))
-                until, pruned_below = cur.fetchone()
-            refusal = self.authorize()
-        return refusal, cursors.Snapshot.parse(until), int(pruned_below)

@@ -45,10 +45,15 @@ def transport_backlog(send: Send) -> int | None:
         return None
     transport = getattr(send.args[0], "transport", None)
     buffered = getattr(transport, "dataBuffer", None)
+    written = getattr(transport, "offset", None)
     temp = getattr(transport, "_tempDataLen", None)
-    if not isinstance(buffered, bytes | bytearray) or not isinstance(temp, int):
+    if (
+        not isinstance(buffered, bytes | bytearray)
+        or not isinstance(written, int)
+        or not isinstance(temp, int)
+    ):
         return None
-    return len(buffered) + temp
+    return len(buffered) - written + temp
 
 
 async def transport_drained(send: Send) -> None:

@@ -15,9 +15,9 @@ import dataclasses
 import weakref
 
 from channels.db import database_sync_to_async
-from django.db import connection
+from django.db import connection, transaction
 
-from listener import conf, cursors, events, queries
+from listener import conf, cursors, decisions, events, queries
 
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
@@ -51,6 +51,23 @@ async def pages(
         if page.last:
             return
         after = page.after
+
+
+def resume_point(
+    authorize: collections.abc.Callable[[], decisions.Close | None],
+) -> tuple[decisions.Close | None, cursors.Snapshot, int]:
+    """Where a resuming socket stops replaying, how far the log was pruned, and its access.
+
+    Read in one REPEATABLE READ snapshot so that they agree: the replay ends exactly where the
+    access check looked, and the live events after it pass the same filter.
+    """
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cur.execute(queries.get("resume_point"))
+            until, pruned_below = cur.fetchone()
+        refusal = authorize()
+    return refusal, cursors.Snapshot.parse(until), int(pruned_below)
 
 
 async def current_snapshot() -> cursors.Snapshot:
