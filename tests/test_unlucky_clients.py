@@ -1,4 +1,4 @@
-"""Pages that vanish mid-replay and transactions bigger than a socket's backlog, on real servers."""
+"""Pages that vanish mid-replay, read nothing, or get a transaction bigger than their backlog: real servers."""
 
 from __future__ import annotations
 
@@ -108,3 +108,50 @@ async def _whole_transaction(server: servers.Server, people, room) -> None:
     with pytest.raises(TimeoutError):
         await reader.receive(timeout=0.5)
     await reader.drop()
+
+
+def slow_closes(server: servers.Server) -> float:
+    with urllib.request.urlopen(server.http + "/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("realtime_slow_consumer_closes_total "):
+                return float(line.split()[1])
+    return 0.0
+
+
+async def until_a_slow_close(server: servers.Server) -> None:
+    while not await asyncio.to_thread(slow_closes, server):
+        await asyncio.sleep(0.2)
+
+
+def test_a_page_that_does_not_read_is_closed_under_daphne_and_resumes(people, room):
+    """Daphne's send never waits: what its transport holds counts as unread, or memory grows forever."""
+    with servers.daphne(1) as running:
+        asyncio.run(_not_reading(running[0], people, room))
+
+
+async def _not_reading(server: servers.Server, people, room) -> None:
+    cookie = await database_sync_to_async(session_cookie)(people["member"])
+    idle = Page(server.ws, "/ws/room/%d" % room.id, cookie, await sync(page_cursor)())
+    await idle.open()
+    # Transactions under the backlog each, ~10 MB in all: more than the kernel's socket buffers.
+    for first in range(0, 30_000, 500):
+        async with await psycopg.AsyncConnection.connect(servers.database_url(), autocommit=True) as conn:
+            await conn.execute(
+                "INSERT INTO chat_chatmessage (room_id, sender_id, message)"
+                " SELECT %s, %s, 'bulk ' || lpad(n::text, 6, '0') FROM generate_series(%s::int, %s::int) AS n",
+                (room.id, people["owner"].id, first + 1, first + 500),
+            )
+    await asyncio.wait_for(until_a_slow_close(server), 60)
+
+    with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+        while True:
+            await idle.receive()
+    # Daphne waits only briefly for the page's close reply behind megabytes it still holds, then
+    # drops the connection: the page sees 4008 or 1006, both resumable.
+    assert (closed.value.rcvd.code if closed.value.rcvd else 1006) in {4008, 1006}
+    idle.socket = None
+    await idle.open()
+    await idle.receive_many(30_000 - len(idle.frames))
+    got = [frame["kwargs"]["message"] for frame in idle.frames]
+    assert got == ["bulk %06d" % n for n in range(1, 30_001)]
+    await idle.drop()
