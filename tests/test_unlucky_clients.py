@@ -1,4 +1,4 @@
-"""Pages that vanish mid-replay, read nothing, or get a transaction bigger than their backlog: real servers."""
+"""Real servers, pages that vanish mid-replay, read nothing, or get a transaction over their backlog."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import psycopg
 import pytest
 import websockets
 from channels.db import database_sync_to_async
+from django.contrib.auth.models import User
 
 from chat import models
 from listener import pages
@@ -19,15 +20,20 @@ from tests.pages import Page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+People = dict[str, User]
 BACKLOG = 1000  # REALTIME_SOCKET_BACKLOG's default, which the servers run with
 
 
-async def insert_in_one_transaction(room: models.ChatRoom, sender_id: int, count: int) -> None:
+async def insert_in_one_transaction(
+    room: models.ChatRoom, sender_id: int, count: int, first: int = 1
+) -> None:
+    """Messages ``bulk <first>`` to ``bulk <first + count - 1>``, committed together."""
     async with await psycopg.AsyncConnection.connect(servers.database_url(), autocommit=True) as conn:
         await conn.execute(
             "INSERT INTO chat_chatmessage (room_id, sender_id, message)"
-            " SELECT %s, %s, 'bulk ' || lpad(n::text, 6, '0') FROM generate_series(1, %s) AS n",
-            (room.id, sender_id, count),
+            " SELECT %s, %s, 'bulk ' || lpad(n::text, 6, '0')"
+            " FROM generate_series(%s::int, %s::int) AS n",
+            (room.id, sender_id, first, first + count - 1),
         )
 
 
@@ -46,7 +52,7 @@ async def until_no_socket_is_open(server: servers.Server) -> None:
         await asyncio.sleep(0.2)
 
 
-def test_sockets_dropped_mid_replay_leave_their_groups(people, room):
+def test_sockets_dropped_mid_replay_leave_their_groups(people: People, room: models.ChatRoom) -> None:
     """Daphne cancels a consumer that outlives its connection; it must not stay subscribed.
 
     Daphne waits 10 s by default before it cancels; 2 s here makes a shorter replay outlive it.
@@ -56,7 +62,7 @@ def test_sockets_dropped_mid_replay_leave_their_groups(people, room):
         asyncio.run(_dropped_mid_replay(running[0], people, room))
 
 
-async def _dropped_mid_replay(server: servers.Server, people, room) -> None:
+async def _dropped_mid_replay(server: servers.Server, people: People, room: models.ChatRoom) -> None:
     cursor = await sync(page_cursor)()
     await insert_in_one_transaction(room, people["owner"].id, 20_000)
     cookie = await database_sync_to_async(session_cookie)(people["member"])
@@ -89,12 +95,14 @@ async def models_write(room: models.ChatRoom, sender_id: int, text: str) -> None
 
 
 @pytest.mark.parametrize("command", [servers.DAPHNE, servers.UVICORN], ids=["daphne", "uvicorn"])
-def test_a_page_that_reads_gets_a_transaction_bigger_than_its_backlog(people, room, command):
+def test_a_page_that_reads_gets_a_transaction_bigger_than_its_backlog(
+    people: People, room: models.ChatRoom, command: list[str]
+) -> None:
     with servers.daphne(1, command=command) as running:
         asyncio.run(_whole_transaction(running[0], people, room))
 
 
-async def _whole_transaction(server: servers.Server, people, room) -> None:
+async def _whole_transaction(server: servers.Server, people: People, room: models.ChatRoom) -> None:
     cookie = await database_sync_to_async(session_cookie)(people["member"])
     reader = Page(server.ws, "/ws/room/%d" % room.id, cookie)
     await reader.open()
@@ -123,24 +131,21 @@ async def until_a_slow_close(server: servers.Server) -> None:
         await asyncio.sleep(0.2)
 
 
-def test_a_page_that_does_not_read_is_closed_under_daphne_and_resumes(people, room):
+def test_a_page_that_does_not_read_is_closed_under_daphne_and_resumes(
+    people: People, room: models.ChatRoom
+) -> None:
     """Daphne's send never waits: what its transport holds counts as unread, or memory grows forever."""
     with servers.daphne(1) as running:
         asyncio.run(_not_reading(running[0], people, room))
 
 
-async def _not_reading(server: servers.Server, people, room) -> None:
+async def _not_reading(server: servers.Server, people: People, room: models.ChatRoom) -> None:
     cookie = await database_sync_to_async(session_cookie)(people["member"])
     idle = Page(server.ws, "/ws/room/%d" % room.id, cookie, await sync(page_cursor)())
     await idle.open()
     # Transactions under the backlog each, ~10 MB in all: more than the kernel's socket buffers.
-    for first in range(0, 30_000, 500):
-        async with await psycopg.AsyncConnection.connect(servers.database_url(), autocommit=True) as conn:
-            await conn.execute(
-                "INSERT INTO chat_chatmessage (room_id, sender_id, message)"
-                " SELECT %s, %s, 'bulk ' || lpad(n::text, 6, '0') FROM generate_series(%s::int, %s::int) AS n",
-                (room.id, people["owner"].id, first + 1, first + 500),
-            )
+    for first in range(1, 30_001, 500):
+        await insert_in_one_transaction(room, people["owner"].id, 500, first)
     await asyncio.wait_for(until_a_slow_close(server), 60)
 
     with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
