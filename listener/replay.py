@@ -3,8 +3,8 @@
 Pages are read on Channels' database thread like every other query, but at most
 ``REALTIME_REPLAY_SLOTS`` of them are queued there at a time per process: however many pages
 resume at once, a new socket's session and access queries wait behind that many pages, not
-behind one page per resuming socket. Building the events (cursor encoding and signing) happens
-on that thread too, not on the event loop.
+behind one page per resuming socket. Building the events (cursor encoding and
+signing) happens on the event loop in small chunks, not on that shared thread.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ import asyncio
 import collections.abc
 import dataclasses
 import weakref
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.db import connection, transaction
 
 from listener import conf, cursors, decisions, events, queries
+
+# Events built between two yields to the event loop.
+_CHUNK = 50
 
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
@@ -46,11 +50,21 @@ async def pages(
     after = (0, 0)
     while True:
         async with _slots_of_this_loop():
-            page = await _read(topics, since, until, after, limit)
-        yield page
-        if page.last:
+            rows = await _read(topics, since, until, after, limit)
+        found: list[events.LogEvent] = []
+        for start in range(0, len(rows), _CHUNK):
+            found.extend(
+                events.from_row(row, since, until)
+                for row in rows[start : start + _CHUNK]
+                if not since.seen(int(row[1]), row[0])
+            )
+            # Encoding and signing cursors is the costly part: let handshakes in between.
+            await asyncio.sleep(0)
+        if rows:
+            after = (int(rows[-1][1]), rows[-1][0])
+        yield Page(found, after, len(rows) < limit)
+        if len(rows) < limit:
             return
-        after = page.after
 
 
 def resume_point(
@@ -87,7 +101,7 @@ def _read_page(
     until: cursors.Snapshot,
     after: tuple[int, int],
     limit: int,
-) -> Page:
+) -> list[tuple[Any, ...]]:
     with connection.cursor() as cur:
         cur.execute(
             queries.get("replay_page"),
@@ -100,10 +114,8 @@ def _read_page(
                 "limit": limit,
             },
         )
-        rows = cur.fetchall()
-    found = [events.from_row(row, since, until) for row in rows if not since.seen(int(row[1]), row[0])]
-    last_row = (int(rows[-1][1]), rows[-1][0]) if rows else after
-    return Page(found, last_row, len(rows) < limit)
+        rows: list[tuple[Any, ...]] = cur.fetchall()
+        return rows
 
 
 _current_snapshot = database_sync_to_async(_current_snapshot_now)
