@@ -27,6 +27,12 @@ DEFAULTS: dict[str, Any] = {
     # Events per query when a page resumes from a cursor, and per page of a listener step (a
     # transaction of any size is read in pages of this many events).
     "REALTIME_REPLAY_PAGE": 500,
+    # Replay queries in flight at once per process, however many sockets resume: the rest wait
+    # their turn, so new sockets still find a database thread.
+    "REALTIME_REPLAY_SLOTS": 2,
+    # How long a socket's unread backlog may stay above REALTIME_SOCKET_BACKLOG without
+    # shrinking before it is closed with 4008 (see listener/delivery.py).
+    "REALTIME_SLOW_GRACE": 2.0,
     # How long a connecting socket waits for this process's listener before closing with 4503.
     "REALTIME_LISTENER_READY_TIMEOUT": 10.0,
     # Open sockets one user may hold in one server process; the newest beyond it is closed with

@@ -6,6 +6,8 @@ import functools
 import json
 from typing import Any
 
+from listener import cursors
+
 
 class LogEvent:
     """One row of the event log, with the cursor of the frame that carries it.
@@ -14,7 +16,14 @@ class LogEvent:
     """
 
     def __init__(
-        self, id: int, xid: int, topics: list[str], type: str, payload_json: str, cursor: str
+        self,
+        id: int,
+        xid: int,
+        topics: list[str],
+        type: str,
+        payload_json: str,
+        cursor: str,
+        created: float | None = None,
     ) -> None:
         self.id = id
         self.xid = xid
@@ -22,10 +31,13 @@ class LogEvent:
         self.type = type
         self.payload_json = payload_json
         self.cursor = cursor
+        # When the writing transaction started (epoch seconds), where the reader asked for it.
+        self.created = created
 
     @functools.cached_property
     def kwargs(self) -> dict[str, Any]:
-        return json.loads(self.payload_json)
+        loaded: dict[str, Any] = json.loads(self.payload_json)
+        return loaded
 
     @functools.cached_property
     def frame(self) -> str:
@@ -42,3 +54,15 @@ class LogEvent:
 def frame(type: str, kwargs: dict[str, Any], cursor: str = "") -> str:
     """A server-to-page frame that does not come from the log (e.g. ``resync_required``)."""
     return json.dumps({"type": type, "kwargs": kwargs, "cursor": cursor})
+
+
+def from_row(row: tuple[Any, ...], base: cursors.Cursor, now: cursors.Snapshot) -> LogEvent:
+    """A log row ``(id, xid, topics, type, payload[, created])`` read between ``base`` and ``now``.
+
+    Rows come in ``(xid, id)`` order; the frame's cursor covers exactly this row and those before it.
+    """
+    event_id, xid_text, topics, event_type, payload = row[:5]
+    xid = int(xid_text)
+    cursor = base.after(now, xid, event_id).encode()
+    created = float(row[5]) if len(row) > 5 else None
+    return LogEvent(event_id, xid, topics, event_type, payload, cursor, created)

@@ -10,6 +10,7 @@ requests, the ``Origin`` must equal the request's own scheme, host and port (the
 
 from __future__ import annotations
 
+import collections.abc
 import urllib.parse
 from typing import Any
 
@@ -20,7 +21,7 @@ from django.utils import http
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
-def allowed(scope: dict[str, Any]) -> bool:
+def allowed(scope: collections.abc.Mapping[str, Any]) -> bool:
     """May the handshake of ``scope`` open a socket?
 
     A handshake without ``Origin`` is allowed: browsers always send one on WebSocket
@@ -36,7 +37,7 @@ def allowed(scope: dict[str, Any]) -> bool:
     return _trusted(origin)
 
 
-def _own_origin(scope: dict[str, Any]) -> str | None:
+def _own_origin(scope: collections.abc.Mapping[str, Any]) -> str | None:
     """``scheme://host[:port]`` of the handshake itself, or None if its host is not allowed."""
     host = _header(scope, b"host")
     if host is None:
@@ -50,7 +51,7 @@ def _own_origin(scope: dict[str, Any]) -> str | None:
     return _normalized("%s://%s" % ("https" if _secure(scope) else "http", host))
 
 
-def _secure(scope: dict[str, Any]) -> bool:
+def _secure(scope: collections.abc.Mapping[str, Any]) -> bool:
     """As ``HttpRequest.is_secure``: ``SECURE_PROXY_SSL_HEADER`` when set and present, else the scheme."""
     proxy_header = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
     if proxy_header:
@@ -106,7 +107,7 @@ def _trusted(origin: str) -> bool:
     return False
 
 
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
+def _header(scope: collections.abc.Mapping[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if bytes(key).lower() == name:
             return bytes(value).decode("latin-1")

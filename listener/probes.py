@@ -124,7 +124,7 @@ def _published_on_insert() -> list[type[models.Model]]:
         # pgtrigger's annotations say instance; the registry holds model classes.
         model = typing.cast(type[models.Model], registered)
         # Declared publications build their body from the model (get_func); plain triggers carry it.
-        func = trigger.get_func(model)
+        func = trigger.get_func(registered)
         body = str(getattr(func, "func", func))
         if (
             model not in chosen

@@ -114,7 +114,7 @@ def decide(
         _follow(socket, successor)
         return consumer_module.Verdict.SKIP
     if event.type == USER_PASSWORD_CHANGED:
-        if not socket._replaying:
+        if socket.state is consumer_module.State.LIVE:
             # Access was read after the history a replay sends, so only live changes count.
             task = asyncio.get_running_loop().create_task(
                 _check_password(socket), name="password-check %s" % socket.channel_name

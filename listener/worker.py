@@ -173,15 +173,12 @@ class Listener:
         position = self._unfinished
         base = cursors.Cursor(self.snapshot)
         worst = 0.0
-        for event_id, xid_text, topics, event_type, payload, created in rows:
+        for row in rows:
             # Commit-to-dispatch lag, from the writing transaction's start (the row's `created`).
-            self.last_lag = time.time() - created
+            self.last_lag = time.time() - row[5]
             worst = max(worst, self.last_lag)
-            xid = int(xid_text)
-            event = events.LogEvent(
-                event_id, xid, topics, event_type, payload, base.after(position.until, xid, event_id).encode()
-            )
-            position.xid, position.id = xid, event_id
+            event = events.from_row(tuple(row), base, position.until)
+            position.xid, position.id = event.xid, event.id
             self.sink(event)
         if rows:
             metrics.DISPATCH_LAG.observe(worst)

@@ -9,9 +9,8 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
 
-from listener import cursors, events, exceptions, queries, worker
+from listener import cursors, events, exceptions, replay, worker
 
 # Payload keys worth a column: ids, and what kind of change it was.
 SHOWN = ("id", "room", "user", "sender", "owner", "action", "status")
@@ -72,7 +71,7 @@ class Command(BaseCommand):
         done = asyncio.get_running_loop().create_future()
         until = None
         if since is not None:
-            until = await asyncio.to_thread(self._replay, since)
+            until = await self._replay(since)
             if self.left == 0:
                 raise _Done()
         listener = worker.Listener(lambda event: self._live(event, listener, done), since=until)
@@ -86,37 +85,15 @@ class Command(BaseCommand):
             await listener.stop()
         raise _Done()
 
-    def _replay(self, since: cursors.Cursor) -> cursors.Snapshot:
+    async def _replay(self, since: cursors.Cursor) -> cursors.Snapshot:
         """Print the logged events after ``since``; return the snapshot the live tail starts from."""
-        try:
-            with connection.cursor() as cur:
-                cur.execute(queries.get("current_snapshot"))
-                until = cursors.Snapshot.parse(cur.fetchone()[0])
-                after_xid, after_id, page = 0, 0, 500
-                while True:
-                    cur.execute(
-                        queries.get("replay_page"),
-                        {
-                            "topics": None,
-                            "since": str(since.snapshot),
-                            "until": str(until),
-                            "after_xid": str(after_xid),
-                            "after_id": after_id,
-                            "limit": page,
-                        },
-                    )
-                    rows = cur.fetchall()
-                    for event_id, xid_text, topics, event_type, payload, created in rows:
-                        after_xid, after_id = int(xid_text), event_id
-                        if since.seen(after_xid, event_id):
-                            continue
-                        event = events.LogEvent(event_id, after_xid, topics, event_type, payload, "")
-                        if self._print(event, time.time() - created, "replay") and self.left == 0:
-                            return until
-                    if len(rows) < page:
-                        return until
-        finally:
-            connection.close()
+        until = await replay.current_snapshot()
+        async for page in replay.pages(None, since, until):
+            for event in page.events:
+                lag = None if event.created is None else time.time() - event.created
+                if self._print(event, lag, "replay") and self.left == 0:
+                    return until
+        return until
 
     def _live(self, event: events.LogEvent, listener: worker.Listener, done: asyncio.Future[None]) -> None:
         if done.done():

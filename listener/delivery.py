@@ -1,0 +1,182 @@
+"""One socket's outbox: the frames queued for the page, the writer that sends them, and the slow rule.
+
+The slow rule. A page is closed with 4008 (resumable) only when it really does not read: when
+what it has not read stays above ``REALTIME_SOCKET_BACKLOG`` frames for
+``REALTIME_SLOW_GRACE`` seconds without shrinking. What it has not read is the frames queued
+here, the live events held while it replays, and, where the server tells us, what the transport
+still holds (in frames of the average size sent). A burst is allowed to exceed the limit while it
+is drained: one transaction of 10,000 rows lands in every room socket's outbox at once, and a
+page that reads reaches the end of it; a page that does not read shows no shrinking backlog at
+the next check and is closed. A page that reads, but slower than events arrive, grows between
+checks and is closed too, so the memory held for one page is bounded by what arrives in one
+grace period beyond the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import collections.abc
+import functools
+import logging
+from typing import Any
+
+from listener import conf, decisions, events, metrics
+
+logger = logging.getLogger(__name__)
+
+Send = collections.abc.Callable[[dict[str, Any]], collections.abc.Awaitable[None]]
+
+# A replay reads its next page only when the transport holds less than this for the page.
+TRANSPORT_LOW_WATER = 256 * 1024
+_DRAIN_POLL = 0.02
+
+
+def transport_backlog(send: Send) -> int | None:
+    """Bytes the server has taken from us for this socket but not yet written to it; None: unknown.
+
+    Under uvicorn ``send`` waits for the socket to drain, so nothing piles up and this is None.
+    Daphne's ``send`` returns at once and buffers in Twisted without bound: its send callable is
+    ``partial(server.handle_reply, protocol)``, and the protocol's TCP transport knows how much
+    it holds. Anything else, or a daphne whose internals moved: None. (Until daphne's own
+    backpressure is fixed, this is the one place that reads its internals.)
+    """
+    if not isinstance(send, functools.partial) or not send.args:
+        return None
+    transport = getattr(send.args[0], "transport", None)
+    buffered = getattr(transport, "dataBuffer", None)
+    written = getattr(transport, "offset", None)
+    temp = getattr(transport, "_tempDataLen", None)
+    if (
+        not isinstance(buffered, bytes | bytearray)
+        or not isinstance(written, int)
+        or not isinstance(temp, int)
+    ):
+        return None
+    return len(buffered) - written + temp
+
+
+async def transport_drained(send: Send) -> None:
+    """Wait until the transport holds little for this page (at once where that is unknown)."""
+    while (held := transport_backlog(send)) is not None and held > TRANSPORT_LOW_WATER:
+        await asyncio.sleep(_DRAIN_POLL)
+
+
+class Outbox:
+    """The frames on their way to one page, and the live events held while it replays."""
+
+    def __init__(self, label: str, on_fail: collections.abc.Callable[[decisions.Close], None]) -> None:
+        self.label = label
+        self.frames: collections.deque[str] = collections.deque()
+        self.held: list[events.LogEvent] = []
+        self.closing: decisions.Close | None = None
+        self.send: Send | None = None
+        self._on_fail = on_fail
+        self._wakeup = asyncio.Event()
+        self._limit: int = conf.get("REALTIME_SOCKET_BACKLOG")
+        self._grace: float = conf.get("REALTIME_SLOW_GRACE")
+        self._check: asyncio.TimerHandle | None = None
+        self._mark = 0
+        self._bytes_sent = 0
+        self._frames_sent = 0
+
+    # What the page has not read ---------------------------------------------------------
+
+    def unread(self) -> int:
+        count = len(self.frames) + len(self.held)
+        held = transport_backlog(self.send) if self.send is not None else None
+        if held and self._frames_sent:
+            count += held * self._frames_sent // max(self._bytes_sent, 1)
+        return count
+
+    def _watch(self) -> None:
+        if self._check is None and self.closing is None and self.unread() > self._limit:
+            self._mark = self.unread()
+            self._check = asyncio.get_running_loop().call_later(self._grace, self._recheck)
+
+    def _recheck(self) -> None:
+        self._check = None
+        if self.closing is not None:
+            return
+        unread = self.unread()
+        if unread <= self._limit:
+            return
+        if unread >= self._mark:
+            logger.warning(
+                "socket %s too slow: %d frames unread for %.1fs; closing with %d",
+                self.label,
+                unread,
+                self._grace,
+                decisions.Code.TOO_SLOW,
+            )
+            metrics.SLOW_CLOSES.inc()
+            self.fail(decisions.Close(decisions.Code.TOO_SLOW, "too slow; resume from your last cursor"))
+            return
+        self._mark = unread
+        self._check = asyncio.get_running_loop().call_later(self._grace, self._recheck)
+
+    # Queueing -----------------------------------------------------------------------------
+
+    def hold(self, event: events.LogEvent) -> None:
+        """Keep a live event that arrived while the page replays; it is decided afterwards."""
+        self.held.append(event)
+        self._watch()
+
+    def release(self) -> list[events.LogEvent]:
+        held, self.held = self.held, []
+        return held
+
+    def push(self, frame: str) -> None:
+        self.frames.append(frame)
+        self._wakeup.set()
+        self._watch()
+
+    def finish(self, close: decisions.Close) -> None:
+        """Close after the frames already queued."""
+        self.closing = close
+        self._wakeup.set()
+
+    def fail(self, close: decisions.Close) -> None:
+        """Close now, dropping what is queued: the page resumes from the last frame it read."""
+        self.frames.clear()
+        self.held.clear()
+        self.closing = close
+        self.stop()
+        self._on_fail(close)
+
+    def stop(self) -> None:
+        if self._check is not None:
+            self._check.cancel()
+            self._check = None
+
+    # Writing ------------------------------------------------------------------------------
+
+    async def write(self, send: Send) -> decisions.Close:
+        """Send queued frames as they come, until a close is asked for; return that close."""
+        self.send = send
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            metrics.observe_backlog(len(self.frames))
+            sent = 0
+            while self.frames:
+                frame = self.frames.popleft()
+                await send({"type": "websocket.send", "text": frame})
+                sent += 1
+                self._bytes_sent += len(frame)
+            self._frames_sent += sent
+            # One counter update per wake-up, not per frame: it takes a lock.
+            metrics.FRAMES_SENT.inc(sent)
+            if self.closing is not None:
+                self.stop()
+                return self.closing
+
+    async def send_now(self, send: Send, frames: list[str]) -> None:
+        """Hand replayed frames to the transport, then wait until it has room for more."""
+        self.send = send
+        for frame in frames:
+            await send({"type": "websocket.send", "text": frame})
+            self._bytes_sent += len(frame)
+        self._frames_sent += len(frames)
+        metrics.FRAMES_SENT.inc(len(frames))
+        await transport_drained(send)
