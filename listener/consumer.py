@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import http
 
 from listener import asgi as listener_asgi
-from listener import conf, cursors, events, exceptions, metrics, queries, revocation, service
+from listener import conf, cursors, events, exceptions, metrics, presence, queries, revocation, service
 from listener import topics as topic_names
 
 logger = logging.getLogger(__name__)
@@ -174,6 +174,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if not until.sees(event.xid):
                 self._consider(event)
         self._writer = asyncio.create_task(self._write(), name="socket-writer %s" % self.channel_name)
+        presence.opened(self)
 
     async def disconnect(self, code: int) -> None:
         self._detach()
@@ -332,6 +333,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._attached = True
 
     def _detach(self) -> None:
+        presence.closed(self)
         if getattr(self, "_attached", False):
             service.channel_layer().detach(self.channel_name)
             self._attached = False
