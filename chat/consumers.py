@@ -63,7 +63,7 @@ class RoomConsumer(RealtimeConsumer):
 
 
 class UserConsumer(RealtimeConsumer):
-    """``/ws/user/<user_id>``: the user's own join requests being created and decided."""
+    """``/ws/user/<user_id>``: the user's own join requests and rooms (for the home page)."""
 
     def parse_topic(self) -> str:
         self.topic_user_id = topics.USER.parse(self.scope["url_route"]["kwargs"]["user_id"])
@@ -75,6 +75,11 @@ class UserConsumer(RealtimeConsumer):
         return None
 
     def on_did_alter_join_request(self, event: events.LogEvent) -> Decision:
+        return Verdict.SEND
+
+    def on_did_alter_room(self, event: events.LogEvent) -> Decision:
+        # Published on this user's topic only when the room is theirs (owner or member); the
+        # join code travels only on create, which goes to the owner alone.
         return Verdict.SEND
 
 

@@ -191,7 +191,7 @@ def opened(socket: Any) -> None:
     """A socket was accepted: count its user online on its topic if its class declares presence."""
     declared: Presence | None = getattr(socket, "presence", None)
     user = socket.scope.get("user")
-    if declared is None or user is None or not user.is_authenticated:
+    if declared is None or user is None or not user.is_authenticated or not conf.get("REALTIME_PRESENCE"):
         return
     tracker().open(socket, socket.topic, str(user.pk), declared.payload(socket.topic, user))
 

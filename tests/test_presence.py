@@ -14,7 +14,7 @@ from chat import models
 from listener import models as listener_models
 from tests.conftest import close_code, connect, sync
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.presence]
 
 
 def presence(action: str, room: models.ChatRoom, user: User) -> dict[str, Any]:
