@@ -131,7 +131,9 @@ class Tracker:
             except exceptions.ListenerError as exc:
                 failures += 1
                 delay = random.uniform(0, min(beat, 0.1 * 2**failures))
-                logger.warning("presence of process %s not written (%s); retrying in %.2fs", self.process, exc, delay)
+                logger.warning(
+                    "presence of process %s not written (%s); retrying in %.2fs", self.process, exc, delay
+                )
                 await asyncio.sleep(delay)
 
     async def _beat(self) -> None:

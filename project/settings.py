@@ -90,6 +90,7 @@ REALTIME_LISTENER_DATABASE_URL = os.environ.get("REALTIME_LISTENER_DATABASE_URL"
 
 # Presence: how often each server process beats, and how long a silent one lives on (a killed
 # process's users leave within the sum).
+REALTIME_PRESENCE = os.environ.get("REALTIME_PRESENCE", "1") == "1"
 REALTIME_PRESENCE_HEARTBEAT = float(os.environ.get("REALTIME_PRESENCE_HEARTBEAT", "10"))
 REALTIME_PRESENCE_TIMEOUT = float(os.environ.get("REALTIME_PRESENCE_TIMEOUT", "30"))
 

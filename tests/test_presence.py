@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -29,7 +28,9 @@ async def next_presence(communicator: WebsocketCommunicator) -> dict[str, Any]:
 
 
 async def rows(room: models.ChatRoom) -> list[tuple[str, str]]:
-    found = listener_models.Presence.objects.filter(topic="room_%d" % room.id).values_list("user_id", "process")
+    found = listener_models.Presence.objects.filter(topic="room_%d" % room.id).values_list(
+        "user_id", "process"
+    )
     return await sync(lambda: sorted(found))()
 
 
