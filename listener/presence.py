@@ -189,6 +189,13 @@ def tracker() -> Tracker:
     return _tracker
 
 
+def start() -> None:
+    """Beat and reap from a server process's start, before its first presence socket: rows that
+    a killed predecessor left are removed even if nobody opens a socket here (cheap when running)."""
+    if conf.get("REALTIME_PRESENCE"):
+        tracker()
+
+
 def opened(socket: Any) -> None:
     """A socket was accepted: count its user online on its topic if its class declares presence."""
     declared: Presence | None = getattr(socket, "presence", None)

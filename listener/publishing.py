@@ -129,7 +129,7 @@ class _Builder:
                 "%s.%s is not a reverse foreign key: cannot name topics through it"
                 % (self.model.__name__, via.relation)
             )
-        related: type[models.Model] = relation.related_model  # type: ignore[assignment]
+        related: type[models.Model] = relation.related_model
         foreign_key = relation.field
         self._aliases += 1
         alias = sql.Identifier("_publish_%d" % self._aliases)

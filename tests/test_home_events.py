@@ -7,6 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
 
 from chat import models
 from tests import servers
@@ -26,7 +27,9 @@ def rename_in_sql(room_id: int, title: str) -> None:
         conn.execute("UPDATE chat_chatroom SET title = %s WHERE id = %s", (title, room_id))
 
 
-async def test_room_life_reaches_owner_and_members_homes_only(people, room):
+async def test_room_life_reaches_owner_and_members_homes_only(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
     homes = {}
     for who in ("owner", "member", "other", "outsider"):
         homes[who], connected, _ = await connect("/ws/user/%d" % people[who].id, people[who])

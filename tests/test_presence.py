@@ -24,17 +24,21 @@ async def next_presence(communicator: WebsocketCommunicator) -> dict[str, Any]:
     """The next presence frame, skipping others (none are expected here, but the cursor differs)."""
     frame = await communicator.receive_json_from(timeout=10)
     assert frame["type"] == "did_alter_presence", frame
-    return frame["kwargs"]
+    kwargs: dict[str, Any] = frame["kwargs"]
+    return kwargs
 
 
 async def rows(room: models.ChatRoom) -> list[tuple[str, str]]:
     found = listener_models.Presence.objects.filter(topic="room_%d" % room.id).values_list(
         "user_id", "process"
     )
-    return await sync(lambda: sorted(found))()
+    listed: list[tuple[str, str]] = await sync(lambda: sorted(found))()
+    return listed
 
 
-async def test_first_socket_joins_second_tab_is_silent_last_close_leaves(people, room):
+async def test_first_socket_joins_second_tab_is_silent_last_close_leaves(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
     owner, _, _ = await connect("/ws/room/%d" % room.id, people["owner"])
     assert await next_presence(owner) == presence("join", room, people["owner"])
 
@@ -56,7 +60,9 @@ async def test_first_socket_joins_second_tab_is_silent_last_close_leaves(people,
     await owner.disconnect()
 
 
-async def test_outsiders_get_no_presence_and_make_none(people, room):
+async def test_outsiders_get_no_presence_and_make_none(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
     owner, _, _ = await connect("/ws/room/%d" % room.id, people["owner"])
     assert await next_presence(owner) == presence("join", room, people["owner"])
     outsider, _, _ = await connect("/ws/room/%d" % room.id, people["outsider"])
@@ -71,7 +77,9 @@ async def test_outsiders_get_no_presence_and_make_none(people, room):
         await communicator.disconnect()
 
 
-async def test_removed_member_leaves_when_the_server_closes_the_socket(people, room):
+async def test_removed_member_leaves_when_the_server_closes_the_socket(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
     owner, _, _ = await connect("/ws/room/%d" % room.id, people["owner"])
     await next_presence(owner)
     member, _, _ = await connect("/ws/room/%d" % room.id, people["member"])
@@ -83,7 +91,9 @@ async def test_removed_member_leaves_when_the_server_closes_the_socket(people, r
     await owner.disconnect()
 
 
-def test_room_page_marks_who_is_online_in_its_snapshot(people, room):
+def test_room_page_marks_who_is_online_in_its_snapshot(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
     client = Client()
     client.force_login(people["member"])
     listener_models.Presence.objects.create(

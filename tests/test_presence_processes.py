@@ -34,14 +34,17 @@ async def next_presence(socket: ws_client.ClientConnection, timeout: float) -> d
     while True:
         frame = json.loads(await asyncio.wait_for(socket.recv(), timeout))
         if frame["type"] == "did_alter_presence":
-            return frame["kwargs"]
+            kwargs: dict[str, Any] = frame["kwargs"]
+            return kwargs
 
 
 def who(kwargs: dict[str, Any]) -> tuple[str, str]:
     return kwargs["action"], kwargs["user"]["username"]
 
 
-async def test_killed_process_users_leave_and_tabs_elsewhere_stay(people, room):
+async def test_killed_process_users_leave_and_tabs_elsewhere_stay(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
     await sync(room.member_set.add)(people["other"])
     with servers.daphne(2, extra_env=FAST) as (alive, doomed):
         owner = await subscribe(alive, room, people["owner"])

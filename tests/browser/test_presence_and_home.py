@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import expect
+from django.contrib.auth.models import User
+from playwright.async_api import Browser, expect
 
 from chat import models
+from tests import servers
 from tests.browser.conftest import live, logged_in
 from tests.conftest import sync
 
@@ -15,7 +17,9 @@ WIDTHS = [375, 1280]
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-async def test_presence_dots_follow_who_has_the_room_open(people, room, server, browser, width):
+async def test_presence_dots_follow_who_has_the_room_open(
+    people: dict[str, User], room: models.ChatRoom, server: servers.Server, browser: Browser, width: int
+) -> None:
     owner = await logged_in(browser, server, "olivia", width=width)
     await owner.goto("/rooms/%d/" % room.id)
     await live(owner)
@@ -40,7 +44,9 @@ async def test_presence_dots_follow_who_has_the_room_open(people, room, server, 
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-async def test_home_page_rooms_appear_change_and_go_live(people, room, server, browser, width):
+async def test_home_page_rooms_appear_change_and_go_live(
+    people: dict[str, User], room: models.ChatRoom, server: servers.Server, browser: Browser, width: int
+) -> None:
     owner = await logged_in(browser, server, "olivia", width=width)
     member = await logged_in(browser, server, "mo", width=width)
     for page in (owner, member):
