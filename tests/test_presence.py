@@ -102,3 +102,33 @@ def test_room_page_marks_who_is_online_in_its_snapshot(
     html = client.get("/rooms/%d/" % room.id).content.decode()
     assert 'data-user-id="%d" data-online="true"' % people["owner"].id in html
     assert 'data-user-id="%d">' % people["member"].id in html
+
+
+async def test_page_and_socket_agree_on_presence_across_render_and_connect(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
+    await sync(room.member_set.add)(people["other"])
+    observer, _, _ = await connect("/ws/room/%d" % room.id, people["other"])
+    assert await next_presence(observer) == presence("join", room, people["other"])
+    owner, _, _ = await connect("/ws/room/%d" % room.id, people["owner"])
+    assert await next_presence(observer) == presence("join", room, people["owner"])
+
+    def render() -> str:
+        client = Client()
+        client.force_login(people["member"])
+        return client.get("/rooms/%d/" % room.id).content.decode()
+
+    html = await sync(render)()
+    assert 'data-user-id="%d" data-online="true"' % people["owner"].id in html
+    assert 'data-user-id="%d" data-online="true"' % people["other"].id in html
+    cursor = html.split('data-cursor="', 1)[1].split('"', 1)[0]
+    await owner.disconnect()  # after the render, before the member's socket opens
+    assert await next_presence(observer) == presence("leave", room, people["owner"])
+
+    member, _, _ = await connect("/ws/room/%d" % room.id, people["member"], cursor=cursor)
+    # The replay brings the leave the page did not show (and not the joins it did); then its own join.
+    assert await next_presence(member) == presence("leave", room, people["owner"])
+    assert await next_presence(member) == presence("join", room, people["member"])
+    assert await member.receive_nothing(timeout=0.5)
+    for communicator in (member, observer):
+        await communicator.disconnect()
