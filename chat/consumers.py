@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+import listener
 from chat import access, topics
 from listener import events
 from listener.consumer import Close, Code, Decision, RealtimeConsumer, Verdict
 
 
 class RoomConsumer(RealtimeConsumer):
-    """``/ws/room/<room_id>``: messages, members and, for the owner, join requests."""
+    """``/ws/room/<room_id>``: messages, members, who is online and, for the owner, join requests."""
 
+    # Owner and members count as online in the room while one of their sockets on it is open.
+    presence = listener.Presence(key="room")
     room_access: access.RoomAccess
 
     def parse_topic(self) -> str:
@@ -39,6 +42,9 @@ class RoomConsumer(RealtimeConsumer):
     def on_did_alter_join_request(self, event: events.LogEvent) -> Decision:
         return Verdict.SEND if self.room_access.sees_join_requests else Verdict.SKIP
 
+    def on_did_alter_presence(self, event: events.LogEvent) -> Decision:
+        return Verdict.SEND
+
     def on_did_alter_membership(self, event: events.LogEvent) -> Decision:
         if event.kwargs["user"]["id"] == str(self.user_id):
             self.room_access.is_member = event.kwargs["action"] == "join"
@@ -57,7 +63,7 @@ class RoomConsumer(RealtimeConsumer):
 
 
 class UserConsumer(RealtimeConsumer):
-    """``/ws/user/<user_id>``: the user's own join requests being created and decided."""
+    """``/ws/user/<user_id>``: the user's own join requests and rooms (for the home page)."""
 
     def parse_topic(self) -> str:
         self.topic_user_id = topics.USER.parse(self.scope["url_route"]["kwargs"]["user_id"])
@@ -69,6 +75,11 @@ class UserConsumer(RealtimeConsumer):
         return None
 
     def on_did_alter_join_request(self, event: events.LogEvent) -> Decision:
+        return Verdict.SEND
+
+    def on_did_alter_room(self, event: events.LogEvent) -> Decision:
+        # Published on this user's topic only when the room is theirs (owner or member); the
+        # join code travels only on create, which goes to the owner alone.
         return Verdict.SEND
 
 

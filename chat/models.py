@@ -39,6 +39,27 @@ def membership_payload(action: str) -> listener.Payload:
     }
 
 
+# The home page's rooms: a room appears, is renamed or goes on its owner's and members' user topics.
+HOME_EVENT = "did_alter_room"
+MEMBERS_HOME = topics.USER.via("chatroommembership", "user")
+
+
+def home_room_payload(action: str, join_code: bool = False) -> listener.Payload:
+    """What the home page lists of a room; the join code only on create, which goes to the owner."""
+    room: listener.Payload = {"id": "id", "title": "title"}
+    if join_code:
+        room = {**room, "join_code": "join_code"}
+    return {"action": listener.Const(action), "room": room, "owner": "owner"}
+
+
+def home_membership_payload(action: str) -> listener.Payload:
+    return {
+        "action": listener.Const(action),
+        "room": {"id": "chatroom", "title": "chatroom.title"},
+        "owner": "chatroom.owner",
+    }
+
+
 # The owner sees requests on the room topic, the requester on their user topic.
 JOIN_REQUEST_TOPICS = [topics.ROOM.of("room"), topics.USER.of("user")]
 
@@ -111,6 +132,30 @@ class ChatRoom(models.Model):
                 topics=[topics.ROOM.of("id")],
                 payload={"id": "id", "owner": "owner", "title": "title"},
             ),
+            # The home pages: the owner's on create; owner's and members' on rename and delete
+            # (a delete through the ORM removes the memberships first, which tell each member).
+            listener.Publish(
+                name="home_room_created",
+                operation=pgtrigger.Insert,
+                event=HOME_EVENT,
+                topics=[topics.USER.of("owner")],
+                payload=home_room_payload("create", join_code=True),
+            ),
+            listener.Publish(
+                name="home_room_renamed",
+                operation=pgtrigger.Update,
+                condition=listener.changed("title"),
+                event=HOME_EVENT,
+                topics=[topics.USER.of("owner"), MEMBERS_HOME],
+                payload=home_room_payload("rename"),
+            ),
+            listener.Publish(
+                name="home_room_deleted",
+                operation=pgtrigger.Delete,
+                event=HOME_EVENT,
+                topics=[topics.USER.of("owner"), MEMBERS_HOME],
+                payload=home_room_payload("delete"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -141,6 +186,21 @@ class ChatRoomMembership(models.Model):
                 event="did_alter_membership",
                 topics=[topics.ROOM.of("chatroom")],
                 payload=membership_payload("leave"),
+            ),
+            # The member's own home page gains or loses the room.
+            listener.Publish(
+                name="home_membership_join",
+                operation=pgtrigger.Insert,
+                event=HOME_EVENT,
+                topics=[topics.USER.of("user")],
+                payload=home_membership_payload("join"),
+            ),
+            listener.Publish(
+                name="home_membership_leave",
+                operation=pgtrigger.Delete,
+                event=HOME_EVENT,
+                topics=[topics.USER.of("user")],
+                payload=home_membership_payload("leave"),
             ),
         ]
 

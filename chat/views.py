@@ -19,7 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from chat import forms, history, models
+import listener
+from chat import forms, history, models, topics
 from chat.throttle import limits
 from listener import pages
 
@@ -159,6 +160,7 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
         # before its first message, later changes arrive as frames after the cursor.
         latest = history.page(chat_room)
         members = list(chat_room.member_set.order_by("username"))
+        online = listener.online(topics.ROOM.name(chat_room.id))
         is_owner = chat_room.owner_id == user.id
         waiting = (
             list(
@@ -180,6 +182,7 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
             "chat_messages": latest.messages,
             "older": latest.before.encode() if latest.before else "",
             "members": members,
+            "online": online,
             "is_owner": is_owner,
             "waiting": waiting,
             "message_form": forms.MessageForm(),

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from listener.events import LogEvent
     from listener.layer import PostgresChannelLayer
     from listener.pages import consistent_read
+    from listener.presence import Presence, online
     from listener.publishing import Const, Payload, Publish, changed
     from listener.topics import SESSION as SESSION_TOPIC
     from listener.topics import USER as USER_TOPIC
@@ -31,12 +32,14 @@ __all__ = [
     "LogEvent",
     "Payload",
     "PostgresChannelLayer",
+    "Presence",
     "Publish",
     "RealtimeConsumer",
     "Topic",
     "Verdict",
     "changed",
     "consistent_read",
+    "online",
     "with_listener",
 ]
 
@@ -50,6 +53,8 @@ _WHERE = {
     "LogEvent": ("listener.events", "LogEvent"),
     "PostgresChannelLayer": ("listener.layer", "PostgresChannelLayer"),
     "consistent_read": ("listener.pages", "consistent_read"),
+    "Presence": ("listener.presence", "Presence"),
+    "online": ("listener.presence", "online"),
     "Const": ("listener.publishing", "Const"),
     "Payload": ("listener.publishing", "Payload"),
     "Publish": ("listener.publishing", "Publish"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import db
 
-from listener import service
+from listener import presence, service
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ def with_listener(app: App) -> App:
             await _lifespan(receive, send)
             return
         service.ensure_started()
+        presence.start()
         if scope["type"] == "websocket":
             # Frames go straight to the server's send: the middlewares' send wrappers (sessions,
             # the 4503 guard below) only matter for the handshake, not per frame.
@@ -67,6 +68,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             service.ensure_started()
+            presence.start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await service.stop()

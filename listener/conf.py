@@ -38,6 +38,12 @@ DEFAULTS: dict[str, Any] = {
     # Open sockets one user may hold in one server process; the newest beyond it is closed with
     # 4429. None: no cap.
     "REALTIME_MAX_SOCKETS_PER_USER": 20,
+    # Presence: each server process beats every HEARTBEAT seconds; a process silent for TIMEOUT
+    # seconds is taken for dead and its users leave (within TIMEOUT + HEARTBEAT).
+    # Off: consumers that declare presence write no presence rows and send no presence events.
+    "REALTIME_PRESENCE": True,
+    "REALTIME_PRESENCE_HEARTBEAT": 10.0,
+    "REALTIME_PRESENCE_TIMEOUT": 30.0,
     # Default age for `manage.py prune_events`.
     "REALTIME_RETENTION": "7d",
 }

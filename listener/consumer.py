@@ -5,8 +5,8 @@ subscriber's access in one REPEATABLE READ transaction, accept, replay the log f
 up to that point, then forward the live events that arrived meanwhile, dropping those the
 replay already covered. Replayed and live events pass the same per-subscriber filter.
 
-Replay and live writing run in a task of their own, not in ``connect``, so a page that goes
-away mid-replay is noticed at once; however the consumer ends (even cancelled), it leaves its groups.
+Replay and live writing run in a task of their own, so a page that goes away mid-replay is
+noticed at once; however the consumer ends (even cancelled), it leaves its groups.
 """
 
 from __future__ import annotations
@@ -22,7 +22,18 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django import db
 
 from listener import asgi as listener_asgi
-from listener import cursors, delivery, events, exceptions, handshake, metrics, replay, revocation, service
+from listener import (
+    cursors,
+    delivery,
+    events,
+    exceptions,
+    handshake,
+    metrics,
+    presence,
+    replay,
+    revocation,
+    service,
+)
 from listener.decisions import Close, Code, Decision, State, Verdict, stronger
 
 __all__ = ["Close", "Code", "Decision", "RealtimeConsumer", "State", "Verdict"]
@@ -143,6 +154,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 self._deliver(cursor, until), name="socket %s" % self.channel_name
             )
             self.task.add_done_callback(self._delivery_ended)
+            presence.opened(self)
 
     async def disconnect(self, code: int) -> None:
         self._shut(code)
@@ -249,7 +261,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _deliver(self, cursor: cursors.Cursor | None, until: cursors.Snapshot) -> None:
         send = typing.cast(delivery.Send, self.scope.get(listener_asgi.RAW_SEND, self.base_send))
         if cursor is not None:
-            await self._replay(send, cursor, until)
+            await replay.send_history(self.decide, self.outbox, send, [self.topic], cursor, until)
         if self.state is State.REPLAYING:
             self.state = State.LIVE
         for event in self.outbox.release():
@@ -258,20 +270,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 self._consider(event)
         close = await self.outbox.write(send)
         await self._close_now(close)
-
-    async def _replay(self, send: delivery.Send, since: cursors.Cursor, until: cursors.Snapshot) -> None:
-        """Send the history a page missed, one page at a time, each once the previous one is out."""
-        async for page in replay.pages([self.topic], since, until):
-            frames = []
-            for event in page.events:
-                decision = self.decide(event)
-                # Access was read at `until`, so history never closes the socket: its
-                # access-changing events are only forwarded if the page would see them.
-                if decision is Verdict.SEND or (isinstance(decision, Close) and decision.send_first):
-                    frames.append(event.frame)
-            await self.outbox.send_now(send, frames)
-            # Let handshakes and live traffic run between pages.
-            await asyncio.sleep(0)
 
     async def _refuse(self, close: Close) -> None:
         self._detach()
@@ -294,6 +292,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.joined = True
 
     def _detach(self) -> None:
+        presence.closed(self)
         if self.joined:
             service.channel_layer().detach(self.channel_name)
             self.joined = False

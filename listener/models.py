@@ -8,7 +8,7 @@ from django.contrib.sessions import models as sessions_models
 from django.db import models
 from django.db.models import functions
 
-from listener import fields, revocation
+from listener import fields, presence_triggers, revocation
 
 
 class Event(models.Model):
@@ -114,3 +114,29 @@ class GroupMember(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["group", "channel"], name="listener_groupmember_unique")
         ]
+
+
+class PresenceProcess(models.Model):
+    """A server process that holds presence rows, alive while its heartbeat is recent."""
+
+    id = models.TextField(primary_key=True)
+    heartbeat = models.DateTimeField()
+
+
+class Presence(models.Model):
+    """A user with at least one open socket on a topic in one server process."""
+
+    topic = models.TextField()
+    user_id = models.TextField()
+    # Which process holds the sockets (PresenceProcess.id); its rows go when it stops beating.
+    process = models.TextField()
+    # What the join and leave events carry besides the action: the app's key and the user.
+    payload = models.JSONField()
+    since = models.DateTimeField(db_default=functions.Now())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "user_id", "process"], name="listener_presence_unique")
+        ]
+        indexes = [models.Index(fields=["process"], name="listener_presence_process")]
+        triggers = presence_triggers.triggers()

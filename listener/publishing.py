@@ -60,7 +60,7 @@ class Publish(pgtrigger.Trigger):
         name: str,
         operation: pgtrigger.Operation,
         event: str,
-        topics: Sequence[_topics.TopicOf],
+        topics: Sequence[_topics.TopicOf | _topics.TopicsVia],
         payload: Payload,
         condition: pgtrigger.Condition | None = None,
     ) -> None:
@@ -84,13 +84,24 @@ class Publish(pgtrigger.Trigger):
 
 
 def render(
-    model: type[models.Model], row: str, topic_list: Sequence[_topics.TopicOf], event: str, payload: Payload
+    model: type[models.Model],
+    row: str,
+    topic_list: Sequence[_topics.TopicOf | _topics.TopicsVia],
+    event: str,
+    payload: Payload,
 ) -> str:
     """The trigger body: one call appending the event, then ``RETURN NULL`` (an AFTER trigger)."""
     builder = _Builder(model, sql.SQL(row))
-    body = sql.SQL("PERFORM {}(ARRAY[{}]::text[], {}, {}); RETURN NULL;").format(
+    single = [t for t in topic_list if isinstance(t, _topics.TopicOf)]
+    topic_array: sql.Composable = sql.SQL("ARRAY[{}]::text[]").format(
+        sql.SQL(", ").join(t.topic.sql(builder.column(t.field)) for t in single)
+    )
+    for via in topic_list:
+        if isinstance(via, _topics.TopicsVia):
+            topic_array = sql.SQL("{} || {}").format(topic_array, builder.related_topics(via))
+    body = sql.SQL("PERFORM {}({}, {}, {}); RETURN NULL;").format(
         APPEND_EVENT,
-        sql.SQL(", ").join(t.topic.sql(builder.column(t.field)) for t in topic_list),
+        topic_array,
         sql.Literal(event),
         builder.payload(payload),
     )
@@ -109,6 +120,29 @@ class _Builder:
         """A plain column of the row, by field name (a foreign key gives its id column)."""
         field = _field(self.model, path)
         return sql.SQL("{}.{}").format(self.row, sql.Identifier(_column(field)))
+
+    def related_topics(self, via: _topics.TopicsVia) -> sql.Composable:
+        """``ARRAY(SELECT <topic> FROM <related table> WHERE <its foreign key> = <this row>)``."""
+        relation = self.model._meta.get_field(via.relation)
+        if not isinstance(relation, models.ForeignObjectRel) or not relation.one_to_many:
+            raise ValueError(
+                "%s.%s is not a reverse foreign key: cannot name topics through it"
+                % (self.model.__name__, via.relation)
+            )
+        related: type[models.Model] = relation.related_model
+        foreign_key = relation.field
+        self._aliases += 1
+        alias = sql.Identifier("_publish_%d" % self._aliases)
+        key = sql.SQL("{}.{}").format(alias, sql.Identifier(_column(_field(related, via.field))))
+        return sql.SQL("ARRAY(SELECT {} FROM {} AS {} WHERE {}.{} = {}.{})").format(
+            via.topic.sql(key),
+            sql.Identifier(related._meta.db_table),
+            alias,
+            alias,
+            sql.Identifier(_column(foreign_key)),
+            self.row,
+            sql.Identifier(_column(foreign_key.target_field)),
+        )
 
     def payload(self, payload: Payload) -> sql.Composable:
         if not isinstance(payload, Mapping):

@@ -18,7 +18,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.db import connection, transaction
 
-from listener import conf, cursors, decisions, events, queries
+from listener import conf, cursors, decisions, delivery, events, queries
 
 # Events built between two yields to the event loop.
 _CHUNK = 50
@@ -129,3 +129,27 @@ def _slots_of_this_loop() -> asyncio.Semaphore:
     if found is None:
         found = _slots[loop] = asyncio.Semaphore(conf.get("REALTIME_REPLAY_SLOTS"))
     return found
+
+
+async def send_history(
+    decide: collections.abc.Callable[[events.LogEvent], decisions.Decision],
+    outbox: delivery.Outbox,
+    send: delivery.Send,
+    topics: list[str],
+    since: cursors.Cursor,
+    until: cursors.Snapshot,
+) -> None:
+    """Send a socket the history it missed, one page at a time, each once the previous one is out."""
+    async for page in pages(topics, since, until):
+        frames = []
+        for event in page.events:
+            decision = decide(event)
+            # Access was read at `until`, so history never closes the socket: its
+            # access-changing events are only forwarded if the page would see them.
+            if decision is decisions.Verdict.SEND or (
+                isinstance(decision, decisions.Close) and decision.send_first
+            ):
+                frames.append(event.frame)
+        await outbox.send_now(send, frames)
+        # Let handshakes and live traffic run between pages.
+        await asyncio.sleep(0)

@@ -8,7 +8,7 @@ import time
 
 from channels.layers import get_channel_layer
 
-from listener import conf, events, exceptions, layer, worker
+from listener import conf, events, exceptions, layer, presence, worker
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ async def settled() -> worker.Listener:
 
 async def stop() -> None:
     global _listener
+    await presence.stop()
     if _listener is not None:
         await _listener.stop()
         _listener = None

@@ -55,6 +55,15 @@ class Topic:
         """The topic named by ``field`` of the published row (``"id"``, ``"room"``)."""
         return TopicOf(self, field)
 
+    def via(self, relation: str, field: str) -> TopicsVia:
+        """One topic per related row: ``field`` of each row of the reverse relation ``relation``.
+
+        A room's rename reaches every member's user topic with
+        ``USER.via("chatroommembership", "user")``: the rows are read in the writing
+        transaction, so the set is exactly the members at that moment. Still one event.
+        """
+        return TopicsVia(self, relation, field)
+
     def sql(self, column: sql.Composable) -> sql.Composed:
         """The topic name as a SQL expression of ``column`` (e.g. ``NEW."room_id"``)."""
         key: sql.Composable = sql.SQL("{}::text").format(column)
@@ -68,6 +77,15 @@ class TopicOf:
     """One topic of a published event: a :class:`Topic` keyed by a field of the row."""
 
     topic: Topic
+    field: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TopicsVia:
+    """The topics of a published event named by a set of related rows (see :meth:`Topic.via`)."""
+
+    topic: Topic
+    relation: str
     field: str
 
 

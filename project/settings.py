@@ -89,6 +89,12 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "listener.layer.PostgresChannelLayer"}}
 # transaction mode drops LISTEN silently); unset, the default database's settings are used.
 REALTIME_LISTENER_DATABASE_URL = os.environ.get("REALTIME_LISTENER_DATABASE_URL") or None
 
+# Presence: how often each server process beats, and how long a silent one lives on (a killed
+# process's users leave within the sum).
+REALTIME_PRESENCE = os.environ.get("REALTIME_PRESENCE", "1") == "1"
+REALTIME_PRESENCE_HEARTBEAT = float(os.environ.get("REALTIME_PRESENCE_HEARTBEAT", "10"))
+REALTIME_PRESENCE_TIMEOUT = float(os.environ.get("REALTIME_PRESENCE_TIMEOUT", "30"))
+
 # Sessions in the database, with key cycles (login, password change) told apart from logouts, so
 # that the sockets of the session that changed a password stay open (listener/sessions.py).
 SESSION_ENGINE = "listener.sessions"

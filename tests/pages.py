@@ -39,12 +39,16 @@ class Page:
         self.connects += 1
 
     async def receive(self, timeout: float = 10) -> dict[str, Any]:
+        """The next frame, except presence frames: these pages follow the data, not who is online
+        (their cursors still count, as a real page's would)."""
         assert self.socket is not None
-        frame = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
-        self.frames.append(frame)
-        if frame.get("cursor"):
-            self.cursor = frame["cursor"]
-        return frame
+        while True:
+            frame = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+            if frame.get("cursor"):
+                self.cursor = frame["cursor"]
+            if frame["type"] != "did_alter_presence":
+                self.frames.append(frame)
+                return frame
 
     async def receive_many(self, count: int, timeout: float = 20) -> list[dict[str, Any]]:
         return [await self.receive(timeout) for _ in range(count)]

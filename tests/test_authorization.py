@@ -99,6 +99,9 @@ async def test_who_gets_which_frame(people, room):
     assert (create["kwargs"]["action"], admit["kwargs"]["action"]) == ("create", "admit")
     assert create["kwargs"]["requesting_user"]["username"] == "otto"
     assert admit["kwargs"]["room"] == {"id": str(room.id), "title": "Lobby"}
+    # The new member's home page gains the room, and only theirs.
+    (home,) = await frames(opened["outsider_user"], 1)
+    assert (home["type"], home["kwargs"]["action"]) == ("did_alter_room", "join")
     for silent in ("member_user", "owner_user", "member_room", "owner_room", "outsider_user"):
         assert await opened[silent].receive_nothing(timeout=0.2), silent
     assert message.id

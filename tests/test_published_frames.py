@@ -79,8 +79,11 @@ async def test_every_chat_event_type_byte_for_byte(people: dict[str, User], room
         expect(await raw_frame(socket), "did_alter_join_request", admitted)
     joined = {"action": "join", "room": str(room.id), "user": {"id": otto["id"], "username": "otto"}}
     expect(await raw_frame(owner), "did_alter_membership", joined)
+    home = {"action": "join", "room": {"id": str(room.id), "title": "Lobby"}, "owner": olivia["id"]}
+    expect(await raw_frame(asker), "did_alter_room", home)
     await sync(room.member_set.remove)(people["outsider"])
     expect(await raw_frame(owner), "did_alter_membership", {**joined, "action": "leave"})
+    expect(await raw_frame(asker), "did_alter_room", {**home, "action": "leave"})
 
     second = await sync(models.ChatRoomJoinRequest.objects.create)(user=people["outsider"], room=room)
     for socket in (owner, asker):

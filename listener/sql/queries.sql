@@ -217,3 +217,42 @@ DELETE FROM listener_groupmember WHERE expires <= clock_timestamp();
 -- name: layer_flush
 -- Every queued message and every recorded membership, of every process.
 TRUNCATE listener_channelmessage, listener_groupmember;
+
+-- name: presence_beat
+-- This process is alive; `inserted` is true when its row was missing (first beat, or another
+-- process reaped it after a stall): its presence rows are gone too and must be written again.
+INSERT INTO listener_presenceprocess (id, heartbeat) VALUES (%(process)s, clock_timestamp())
+ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat
+RETURNING (xmax = 0) AS inserted;
+
+-- name: presence_reap
+-- Processes silent for %(timeout)s seconds died without closing their sockets: drop them and
+-- their presence rows (whose delete trigger publishes each user's leave), and any row whose
+-- process row is already gone.
+WITH dead AS (
+    DELETE FROM listener_presenceprocess
+    WHERE heartbeat < clock_timestamp() - make_interval(secs => %(timeout)s)
+    RETURNING id
+)
+DELETE FROM listener_presence p
+WHERE p.process IN (SELECT id FROM dead)
+    OR NOT EXISTS (SELECT 1 FROM listener_presenceprocess pp WHERE pp.id = p.process)
+RETURNING p.topic;
+
+-- name: presence_join
+-- Rows in (topic, user) order, so two processes joining the same users lock them in one order.
+INSERT INTO listener_presence (topic, user_id, process, payload)
+SELECT k.topic, k.user_id, %(process)s, k.payload::jsonb
+FROM unnest(%(topics)s::text[], %(users)s::text[], %(payloads)s::text[]) AS k(topic, user_id, payload)
+ORDER BY k.topic, k.user_id
+ON CONFLICT (topic, user_id, process) DO NOTHING;
+
+-- name: presence_leave
+DELETE FROM listener_presence p
+USING unnest(%(topics)s::text[], %(users)s::text[]) AS k(topic, user_id)
+WHERE p.process = %(process)s AND p.topic = k.topic AND p.user_id = k.user_id;
+
+-- name: presence_leave_all
+-- A process that shuts down cleanly leaves at once instead of waiting to be reaped.
+WITH gone AS (DELETE FROM listener_presenceprocess WHERE id = %(process)s)
+DELETE FROM listener_presence WHERE process = %(process)s;

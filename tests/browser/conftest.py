@@ -6,6 +6,7 @@ import collections.abc
 import os
 import shutil
 import sys
+from typing import Any
 
 import pytest
 from django.core import management
@@ -61,10 +62,15 @@ async def browser() -> collections.abc.AsyncIterator[async_api.Browser]:
 
 
 async def logged_in(
-    browser: async_api.Browser, server: servers.Server, username: str, password: str = PASSWORD
+    browser: async_api.Browser,
+    server: servers.Server,
+    username: str,
+    password: str = PASSWORD,
+    width: int | None = None,
 ) -> async_api.Page:
     """A page in a fresh browser context (its own cookies), logged in through the login form."""
-    context = await browser.new_context(base_url=server.http)
+    viewport: Any = {"width": width, "height": 800} if width else None
+    context = await browser.new_context(base_url=server.http, viewport=viewport)
     context.set_default_timeout(WAIT_MS)
     page = await context.new_page()
     page.on("console", lambda message: _console(username, message))

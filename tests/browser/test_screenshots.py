@@ -39,8 +39,11 @@ async def test_screenshots(server, browser, tmp_path):
     await live(alice)
     await alice.screenshot(path=folder / "home.png", full_page=True)
 
+    bob = await logged_in(browser, server, "bob", password="demo-password")
+    await bob.goto("/rooms/%d/" % lobby.id)  # online: a green dot on Alice's page
     await alice.goto("/rooms/%d/" % lobby.id)
     await live(alice)
+    await expect(alice.locator('#members li[data-online="true"]')).to_have_count(2)
     await expect(alice.locator("#waiting li")).to_have_count(1)
     await alice.get_by_role("textbox", name="Message").fill("Screenshots are taken by a test, live.")
     await alice.get_by_role("button", name="Send").click()

@@ -1,10 +1,13 @@
 // The home page: my join requests change status live; an admitted one adds the room link; a
-// deleted one leaves the list.
+// deleted one leaves the list. Rooms I create, join or leave, and rooms renamed or deleted,
+// appear, change and go live (did_alter_room on my user topic).
 import { showState, subscribe } from "./sockets.js";
 
 const main = document.getElementById("main");
 const requests = document.getElementById("join-requests");
 const joined = document.getElementById("joined-rooms");
+const owned = document.getElementById("owned-rooms");
+const EMPTY = { "owned-rooms": "None yet. Create one below.", "joined-rooms": "None yet. Ask an owner for a join code." };
 const indicator = document.getElementById("connection");
 const gone = document.getElementById("gone");
 
@@ -39,16 +42,43 @@ function setStatus(item, status) {
   badge.textContent = status;
 }
 
-function addRoomLink(room) {
-  if (joined.querySelector(`li[data-room="${CSS.escape(room.id)}"]`)) return;
-  joined.querySelector("li.empty")?.remove();
+function roomItems(id) {
+  return document.querySelectorAll(`.rooms li[data-room="${CSS.escape(id)}"]`);
+}
+
+function addRoomLink(room, list = joined) {
+  if (list.querySelector(`li[data-room="${CSS.escape(room.id)}"]`)) return;
+  list.querySelector("li.empty")?.remove();
   const item = el("li");
   item.dataset.room = room.id;
   const link = el("a", "", room.title);
   link.href = `/rooms/${encodeURIComponent(room.id)}/`;
   item.append(link);
-  joined.append(item);
+  if (room.join_code) {
+    const code = el("span", "code", "join code ");
+    code.append(el("code", "", room.join_code));
+    item.append(" ", code);
+  }
+  list.append(item);
 }
+
+function dropRoom(id, lists = [owned, joined]) {
+  for (const item of [...roomItems(id)].filter((li) => lists.includes(li.parentElement))) {
+    const list = item.parentElement;
+    item.remove();
+    if (!list.querySelector("li")) list.append(el("li", "empty", EMPTY[list.id]));
+  }
+}
+
+const roomChanges = {
+  create: (kwargs) => addRoomLink(kwargs.room, owned),
+  join: (kwargs) => addRoomLink(kwargs.room, joined),
+  leave: (kwargs) => dropRoom(kwargs.room.id, [joined]),
+  delete: (kwargs) => dropRoom(kwargs.room.id),
+  rename(kwargs) {
+    for (const item of roomItems(kwargs.room.id)) item.querySelector("a").textContent = kwargs.room.title;
+  },
+};
 
 subscribe({
   path: main.dataset.socket,
@@ -58,6 +88,9 @@ subscribe({
       if (kwargs.action === "delete") return dropRequest(kwargs.id);
       setStatus(requestItem(kwargs), kwargs.status);
       if (kwargs.action === "admit") addRoomLink(kwargs.room);
+    },
+    did_alter_room(kwargs) {
+      roomChanges[kwargs.action]?.(kwargs);
     },
   },
   onState: (state) => showState(indicator, state),

@@ -31,16 +31,34 @@ function el(tag, className, text) {
   return node;
 }
 
+function memberItem(id) {
+  return members.querySelector(`li[data-user-id="${CSS.escape(id)}"]`);
+}
+
+// Who is online: rendered from the page's snapshot, then kept by did_alter_presence frames.
+const online = new Set([...members.querySelectorAll("li[data-online=true]")].map((li) => li.dataset.userId));
+
+function showPresence(id) {
+  const item = memberItem(id);
+  if (!item) return;
+  if (online.has(id)) item.dataset.online = "true";
+  else delete item.dataset.online;
+}
+
 function addMember(user) {
-  if (members.querySelector(`li[data-user="${CSS.escape(user.id)}"]`)) return;
-  const item = el("li", "", user.username);
-  item.dataset.user = user.id;
-  const after = [...members.children].find((li) => li.textContent.localeCompare(user.username) > 0);
+  if (memberItem(user.id)) return;
+  const item = el("li", "member");
+  item.append(el("span", "name", user.username));
+  item.dataset.userId = user.id;
+  const after = [...members.querySelectorAll("li.member")].find(
+    (li) => li.textContent.localeCompare(user.username) > 0,
+  );
   members.insertBefore(item, after || null);
+  showPresence(user.id);
 }
 
 function removeMember(user) {
-  members.querySelector(`li[data-user="${CSS.escape(user.id)}"]`)?.remove();
+  if (memberItem(user.id)?.classList.contains("member")) memberItem(user.id).remove();
 }
 
 function decideForm(requestId, decision, label, className) {
@@ -92,6 +110,11 @@ const handlers = {
   did_alter_membership(kwargs) {
     if (kwargs.action === "join") addMember(kwargs.user);
     else removeMember(kwargs.user);
+  },
+  did_alter_presence(kwargs) {
+    if (kwargs.action === "join") online.add(kwargs.user.id);
+    else online.delete(kwargs.user.id);
+    showPresence(kwargs.user.id);
   },
   did_alter_join_request(kwargs) {
     if (kwargs.action === "create") addWaiting(kwargs);
