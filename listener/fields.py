@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
+if TYPE_CHECKING:
+    _Field = models.Field[int | str | None, int | None]
+else:
+    # Django's Field is not subscriptable at run time (django-stubs only types it so).
+    _Field = models.Field
 
-class Xid8Field(models.Field[int | str | None, int | None]):
+
+class Xid8Field(_Field):
     """A ``xid8`` column, read as a Python int; it compares against snapshots in SQL."""
 
     description = "Postgres full transaction id (xid8)"

@@ -7,7 +7,7 @@ import logging
 
 from channels.layers import get_channel_layer
 
-from listener import conf, events, exceptions, layer, worker
+from listener import conf, events, exceptions, layer, waker, worker
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ def ensure_started() -> worker.Listener:
             logger.error("listener task ended; starting a new one")
         _listener = worker.Listener(route)
         _listener.start()
+    waker.ensure_started()
     return _listener
 
 
@@ -63,6 +64,7 @@ async def ready() -> worker.Listener:
 
 async def stop() -> None:
     global _listener
+    await waker.stop()
     if _listener is not None:
         await _listener.stop()
         _listener = None

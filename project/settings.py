@@ -10,8 +10,12 @@ import os
 import pathlib
 
 import dj_database_url
+import django_stubs_ext
 
 from project import embedded_postgres
+
+# Generic admin and field classes (typed by django-stubs) must be subscriptable at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = pathlib.Path(__file__).resolve().parent.parent
 

@@ -59,3 +59,34 @@ FROM listener_event;
 
 -- name: publish
 SELECT realtime_append_event_v1(%(topics)s::text[], %(type)s, %(payload)s::jsonb);
+
+-- name: waker_tick
+-- The elected waker's tick: has any event become visible since %(seen)s? If so, one NOTIFY
+-- wakes every listener. Ids cannot tell (they are taken at insert, commits land in another
+-- order), so the test is visibility: an event unseen by %(seen)s has an xid at or above its
+-- xmax or in its in-progress list; both are index probes on (xid, id), bounded by what
+-- started or ended since the last tick, never by the log's size or by an old open transaction.
+WITH now AS (SELECT pg_current_snapshot() AS snapshot),
+seen AS (SELECT %(seen)s::pg_snapshot AS snapshot),
+fresh AS (
+    SELECT EXISTS (
+        SELECT 1 FROM listener_event e, now, seen
+        WHERE e.xid >= pg_snapshot_xmax(seen.snapshot) AND e.xid < pg_snapshot_xmax(now.snapshot)
+            AND pg_visible_in_snapshot(e.xid, now.snapshot)
+    ) OR EXISTS (
+        SELECT 1 FROM listener_event e, now, seen
+        WHERE e.xid IN (SELECT pg_snapshot_xip(seen.snapshot))
+            AND pg_visible_in_snapshot(e.xid, now.snapshot)
+    ) AS found
+),
+woke AS (SELECT pg_notify('realtime_events', '') FROM fresh WHERE fresh.found)
+SELECT now.snapshot::text AS snapshot, (SELECT count(*) FROM woke) > 0 AS woke FROM now;
+
+-- name: waker_elected
+-- A new waker wakes everyone once: events committed after its predecessor's last tick
+-- would otherwise wait for the listeners' safety poll.
+SELECT pg_current_snapshot()::text AS snapshot, pg_notify('realtime_events', '') IS NULL AS woke;
+
+-- name: waker_lock
+-- Blocks until this session holds the waker lock (per database; released when it ends).
+SELECT pg_advisory_lock(%(key)s);
