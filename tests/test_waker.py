@@ -75,7 +75,8 @@ async def test_raw_sql_that_notifies_still_reaches_the_page(people, room):
     assert connected
     async with await psycopg.AsyncConnection.connect(servers.database_url(), autocommit=True) as psql:
         await psql.execute(
-            "INSERT INTO chat_chatmessage (room_id, sender_id, posted, message) VALUES (%s, %s, now(), 'raw')",
+            "INSERT INTO chat_chatmessage (room_id, sender_id, posted, message)"
+            " VALUES (%s, %s, now(), 'raw')",
             [room.id, people["owner"].id],
         )
     (frame,) = await frames(communicator, 1)
