@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import functools
 from typing import Any
 
 import psycopg
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 
 from chat import models
@@ -22,6 +24,8 @@ from tests import servers
 from tests.conftest import connect, frames, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+People = dict[str, User]
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +38,7 @@ def _orm_write(room: models.ChatRoom, sender_id: int, text: str) -> str | None:
     models.ChatMessage.objects.create(room=room, sender_id=sender_id, message=text)
     with connection.cursor() as cur:
         cur.execute("SELECT current_setting('realtime.notify', true)")
-        return cur.fetchone()[0]  # type: ignore[no-any-return,index]
+        return cur.fetchone()[0]  # type: ignore[no-any-return]
 
 
 async def _notifications(
@@ -52,7 +56,9 @@ async def _notifications(
     return received
 
 
-async def test_a_django_write_reaches_the_page_woken_by_the_waker_not_the_writer(people, room):
+async def test_a_django_write_reaches_the_page_woken_by_the_waker_not_the_writer(
+    people: People, room: models.ChatRoom
+) -> None:
     communicator, connected, _ = await connect("/ws/room/%d" % room.id, people["member"])
     assert connected
     running = waker.current()
@@ -70,7 +76,7 @@ async def test_a_django_write_reaches_the_page_woken_by_the_waker_not_the_writer
     await communicator.disconnect()
 
 
-async def test_raw_sql_that_notifies_still_reaches_the_page(people, room):
+async def test_raw_sql_that_notifies_still_reaches_the_page(people: People, room: models.ChatRoom) -> None:
     communicator, connected, _ = await connect("/ws/room/%d" % room.id, people["member"])
     assert connected
     async with await psycopg.AsyncConnection.connect(servers.database_url(), autocommit=True) as psql:
@@ -84,7 +90,9 @@ async def test_raw_sql_that_notifies_still_reaches_the_page(people, room):
     await communicator.disconnect()
 
 
-async def test_a_standby_takes_over_when_the_holder_is_terminated(people, room):
+async def test_a_standby_takes_over_when_the_holder_is_terminated(
+    people: People, room: models.ChatRoom
+) -> None:
     communicator, connected, _ = await connect("/ws/room/%d" % room.id, people["member"])
     assert connected
     first = waker.current()
@@ -108,7 +116,7 @@ async def test_a_standby_takes_over_when_the_holder_is_terminated(people, room):
     await communicator.disconnect()
 
 
-async def test_two_listeners_in_one_process_are_both_woken(people, room):
+async def test_two_listeners_in_one_process_are_both_woken(people: People, room: models.ChatRoom) -> None:
     running = waker.Waker()
     running.start()
     got: list[list[events.LogEvent]] = [[], []]
@@ -121,7 +129,7 @@ async def test_two_listeners_in_one_process_are_both_woken(people, room):
         await asyncio.wait_for(running.leading.wait(), 10)
         await sync(_orm_write)(room, people["owner"].id, "both")
         for received in got:
-            await asyncio.wait_for(_until(lambda received=received: bool(received)), 10)
+            await asyncio.wait_for(_until(functools.partial(bool, received)), 10)
             assert [e.kwargs["message"] for e in received] == ["both"]
     finally:
         for listener in listeners:
