@@ -66,21 +66,23 @@ SELECT realtime_append_event_v1(%(topics)s::text[], %(type)s, %(payload)s::jsonb
 -- order), so the test is visibility: an event unseen by %(seen)s has an xid at or above its
 -- xmax or in its in-progress list; both are index probes on (xid, id), bounded by what
 -- started or ended since the last tick, never by the log's size or by an old open transaction.
-WITH now AS (SELECT pg_current_snapshot() AS snapshot),
-seen AS (SELECT %(seen)s::pg_snapshot AS snapshot),
-fresh AS (
+-- Every bound is an expression of the parameter or of pg_current_snapshot() (one value per
+-- statement), never a join, so that both probes are index range scans.
+WITH fresh AS (
     SELECT EXISTS (
-        SELECT 1 FROM listener_event e, now, seen
-        WHERE e.xid >= pg_snapshot_xmax(seen.snapshot) AND e.xid < pg_snapshot_xmax(now.snapshot)
-            AND pg_visible_in_snapshot(e.xid, now.snapshot)
+        SELECT 1 FROM listener_event e
+        WHERE e.xid >= pg_snapshot_xmax(%(seen)s::pg_snapshot)
+            AND e.xid < pg_snapshot_xmax(pg_current_snapshot())
+            AND pg_visible_in_snapshot(e.xid, pg_current_snapshot())
     ) OR EXISTS (
-        SELECT 1 FROM listener_event e, now, seen
-        WHERE e.xid IN (SELECT pg_snapshot_xip(seen.snapshot))
-            AND pg_visible_in_snapshot(e.xid, now.snapshot)
+        -- Transactions in progress at the last tick that have ended since: did they log?
+        SELECT 1 FROM pg_snapshot_xip(%(seen)s::pg_snapshot) AS ended(xid)
+        WHERE pg_visible_in_snapshot(ended.xid, pg_current_snapshot())
+            AND EXISTS (SELECT 1 FROM listener_event e WHERE e.xid = ended.xid)
     ) AS found
 ),
 woke AS (SELECT pg_notify('realtime_events', '') FROM fresh WHERE fresh.found)
-SELECT now.snapshot::text AS snapshot, (SELECT count(*) FROM woke) > 0 AS woke FROM now;
+SELECT pg_current_snapshot()::text AS snapshot, (SELECT count(*) FROM woke) > 0 AS woke;
 
 -- name: waker_elected
 -- A new waker wakes everyone once: events committed after its predecessor's last tick
