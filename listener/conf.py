@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "REALTIME_QUIET_POLL_INTERVAL": 0.01,
     # How often the elected waker looks for newly visible events (one cheap query per tick).
     "REALTIME_WAKER_INTERVAL": 0.005,
+    # The pause after a tick that woke the listeners: under steady traffic, at most this many
+    # wake-ups per second reach each listener (each reads a batch), so listeners' cost follows
+    # this rate rather than the commit rate. Bounds the added latency under load.
+    "REALTIME_WAKER_BUSY_INTERVAL": 0.02,
     # Reconnect backoff: full jitter between 0 and min(cap, base * 2**attempt) seconds.
     "REALTIME_RECONNECT_BASE": 0.1,
     "REALTIME_RECONNECT_CAP": 5.0,

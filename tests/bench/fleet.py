@@ -51,7 +51,9 @@ def backend_cpu(url: str) -> dict[int, tuple[str, float]]:
     return found
 
 
-def cpu_by_role(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+def cpu_by_role(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
     """CPU seconds spent between two readings, by role (listener, waker, writer)."""
     spent = {"listener": 0.0, "waker": 0.0, "writer": 0.0}
     for pid, (app, seconds) in after.items():
@@ -139,7 +141,9 @@ class Writers:
             process.join(5)
 
 
-def measure(url: str, mode: str, listeners: int, writers: Writers, args: argparse.Namespace) -> dict[str, Any]:
+def measure(
+    url: str, mode: str, listeners: int, writers: Writers, args: argparse.Namespace
+) -> dict[str, Any]:
     out: dict[str, Any] = {"mode": mode, "listeners": listeners}
     fleet = Fleet(url, mode, listeners)
     try:
@@ -163,7 +167,9 @@ def measure(url: str, mode: str, listeners: int, writers: Writers, args: argpars
         time.sleep(0.5)  # the last write's frames are out well within this
         latencies = []
         for seq_bytes, time_bytes in fleet.ask("dump"):
-            for seq, at in zip(memoryview(seq_bytes).cast("q"), memoryview(time_bytes).cast("d"), strict=True):
+            for seq, at in zip(
+                memoryview(seq_bytes).cast("q"), memoryview(time_bytes).cast("d"), strict=True
+            ):
                 if 0 <= seq - first < len(times):
                     latencies.append((at - times[seq - first]) * 1000)
         fleet.ask("record", False)
@@ -174,15 +180,18 @@ def measure(url: str, mode: str, listeners: int, writers: Writers, args: argpars
         for count in args.writers:
             totals = {"plain": 0, "capture": 0}
             roles = {"listener": 0.0, "waker": 0.0, "writer": 0.0}
-            for _ in range(args.rounds):
-                totals["plain"] += writers.run(count, database.PLAIN_TABLE, args.slice)
+            for number in range(args.rounds):
+                if number % 2 == 0:  # plain first in every other round: neither meets a warmer machine
+                    totals["plain"] += writers.run(count, database.PLAIN_TABLE, args.slice)
                 events0, before = fleet.stats()["events"], backend_cpu(url)
                 done = writers.run(count, "chat_chatmessage", args.slice)
-                # +1: each writer's warm-up insert is an event too.
+                # +count: each writer's warm-up insert is an event too.
                 fleet.wait_for_events(events0 + (done + count) * listeners)
                 for role, seconds in cpu_by_role(before, backend_cpu(url)).items():
                     roles[role] += seconds
                 totals["capture"] += done
+                if number % 2 == 1:
+                    totals["plain"] += writers.run(count, database.PLAIN_TABLE, args.slice)
             events = max(1, totals["capture"])
             out["w%d" % count] = {
                 "plain_per_s": totals["plain"] / (args.slice * args.rounds),
@@ -194,7 +203,8 @@ def measure(url: str, mode: str, listeners: int, writers: Writers, args: argpars
                 "waker_us_per_event": roles["waker"] * 1e6 / events,
             }
             print(
-                "  %-6s L=%-3d W=%d: %s" % (mode, listeners, count, json.dumps(out["w%d" % count])), flush=True
+                "  %-6s L=%-3d W=%d: %s" % (mode, listeners, count, json.dumps(out["w%d" % count])),
+                flush=True,
             )
     finally:
         fleet.stop()
@@ -237,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         machine = report.machine(url)
     finally:
         _drop(url)
-    result = {"args": {k: v for k, v in vars(args).items()}, "machine": machine, "results": results}
+    result: dict[str, Any] = {"args": dict(vars(args)), "machine": machine, "results": results}
     result["seconds"] = time.time() - started
     if not args.no_report:
         fleet_report.write(result, ROOT / "docs" / "benchmarks_fleet.md")
@@ -250,9 +260,7 @@ def _drop(url: str) -> None:
     name = parts.path.lstrip("/")
     admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
-        )
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
         conn.execute("DROP DATABASE IF EXISTS %s" % psycopg.sql.Identifier(name).as_string(conn))
 
 

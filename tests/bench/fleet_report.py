@@ -48,7 +48,8 @@ def _goals(results: list[dict[str, Any]], writers: list[int]) -> list[str]:
             one, many = by_l[1]["w%d" % w]["capture_per_s"], by_l[32]["w%d" % w]["capture_per_s"]
             change = many / one - 1.0
             lines.append(
-                "- insert rate within 10%% from L = 1 to L = 32, %d writer(s): **%s** (%.0f → %.0f/s, %+.0f%%)."
+                "- insert rate within 10%% from L = 1 to L = 32, %d writer(s): **%s**"
+                " (%.0f → %.0f/s, %+.0f%%)."
                 % (w, "met" if abs(change) <= RATE_SPREAD_GOAL else "not met", one, many, change * 100)
             )
     return lines
@@ -63,13 +64,16 @@ def write(result: dict[str, Any], path: pathlib.Path) -> None:
         "`python -m tests.bench.fleet%s` (source: `tests/bench/fleet.py`). **Provisional**: the machine"
         " was shared with other sessions while this ran (load %s at the end), and every listener,"
         " writer and Postgres itself share its %s cores, so listeners' own Python work competes"
-        " with the writers it measures." % (" --quick" if args["quick"] else "", machine["load_at_end"], machine["cores"]),
+        " with the writers it measures."
+        % (" --quick" if args["quick"] else "", machine["load_at_end"], machine["cores"]),
         "",
-        "%s, %s cores; Postgres %s on 127.0.0.1:5432 (database created and dropped by the script); %s; took %.0f s."
+        "%s, %s cores; Postgres %s on 127.0.0.1:5432 (database created and dropped by the script);"
+        " %s; took %.0f s."
         % (machine["cpu"], machine["cores"], machine["postgres"], machine["date"], result["seconds"]),
         "",
         "Modes: `waker` (default: this project's connections write without NOTIFY, one elected"
-        " waker per database NOTIFYs once per 5 ms tick in which an event became visible) and"
+        " waker per database NOTIFYs once per 5 ms tick in which an event became visible, at most"
+        " every 20 ms under steady traffic) and"
         " `always` (every writing transaction NOTIFYs: the previous default). Each listener is a"
         " real `Listener` on its own connection, as one server process has; %d host processes"
         " carry them." % 2,
@@ -82,7 +86,8 @@ def write(result: dict[str, Any], path: pathlib.Path) -> None:
         "",
         "Idle: queries/s sent by all listeners and the waker (counted client-side), and the CPU of"
         " their Postgres backends (`/proc/<pid>/stat`). Latency: %d single-row inserts at %.0f/s,"
-        " from COMMIT returning to the listener's dispatch, at every listener." % (args["paced"], args["rate"]),
+        " from COMMIT returning to the listener's dispatch, at every listener."
+        % (args["paced"], args["rate"]),
         "",
         "| mode | L | idle queries/s | idle Postgres CPU ms/s | p50 ms | p99 ms | max ms | lost |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
