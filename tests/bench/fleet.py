@@ -82,6 +82,15 @@ class Fleet:
                 raise RuntimeError("a listener host did not start")
             pipe.recv()
 
+    def cpu(self) -> float:
+        """CPU seconds of the host processes: the listeners' own Python work."""
+        total = 0.0
+        for process in self.processes:
+            assert process.pid is not None
+            fields = pathlib.Path("/proc/%d/stat" % process.pid).read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK
+        return total
+
     def ask(self, *command: Any) -> list[Any]:
         for pipe in self.pipes:
             pipe.send(command)
@@ -180,13 +189,15 @@ def measure(
         for count in args.writers:
             totals = {"plain": 0, "capture": 0}
             roles = {"listener": 0.0, "waker": 0.0, "writer": 0.0}
+            host_cpu = 0.0
             for number in range(args.rounds):
                 if number % 2 == 0:  # plain first in every other round: neither meets a warmer machine
                     totals["plain"] += writers.run(count, database.PLAIN_TABLE, args.slice)
-                events0, before = fleet.stats()["events"], backend_cpu(url)
+                events0, before, host0 = fleet.stats()["events"], backend_cpu(url), fleet.cpu()
                 done = writers.run(count, "chat_chatmessage", args.slice)
                 # +count: each writer's warm-up insert is an event too.
                 fleet.wait_for_events(events0 + (done + count) * listeners)
+                host_cpu += fleet.cpu() - host0
                 for role, seconds in cpu_by_role(before, backend_cpu(url)).items():
                     roles[role] += seconds
                 totals["capture"] += done
@@ -201,6 +212,7 @@ def measure(
                 "writer_cpu_ms_per_1000": roles["writer"] * 1e6 / events,
                 "listener_us_per_event_per_listener": roles["listener"] * 1e6 / events / listeners,
                 "waker_us_per_event": roles["waker"] * 1e6 / events,
+                "python_us_per_event_per_listener": host_cpu * 1e6 / events / listeners,
             }
             print(
                 "  %-6s L=%-3d W=%d: %s" % (mode, listeners, count, json.dumps(out["w%d" % count])),

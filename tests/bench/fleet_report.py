@@ -118,14 +118,14 @@ def write(result: dict[str, Any], path: pathlib.Path) -> None:
         " event; per event per listener: the listeners' backends only." % (args["slice"], args["rounds"]),
         "",
         "| mode | L | W | plain/s | capture/s | ratio | Postgres CPU ms / 1,000 events | of which writers |"
-        " listener µs / event / listener | waker µs / event |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " listener µs / event / listener | waker µs / event | listeners' Python µs / event / listener |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         for w in writers:
             x = r["w%d" % w]
             out.append(
-                "| %s | %d | %d | %.0f | %.0f | %.2fx | %.1f | %.1f | %.1f | %.1f |"
+                "| %s | %d | %d | %.0f | %.0f | %.2fx | %.1f | %.1f | %.1f | %.1f | %s |"
                 % (
                     r["mode"],
                     r["listeners"],
@@ -137,6 +137,7 @@ def write(result: dict[str, Any], path: pathlib.Path) -> None:
                     x["writer_cpu_ms_per_1000"],
                     x["listener_us_per_event_per_listener"],
                     x["waker_us_per_event"],
+                    _f(x.get("python_us_per_event_per_listener")),
                 )
             )
     path.write_text("\n".join(out) + "\n")
