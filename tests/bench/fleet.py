@@ -70,7 +70,8 @@ class Fleet:
         self.count = count
         self.pipes: list[multiprocessing.connection.Connection] = []
         self.processes: list[multiprocessing.process.BaseProcess] = []
-        for i in range(min(HOSTS, count)):
+        # L = 0 still runs one host: its waker, without listeners (the writers' own cost).
+        for i in range(max(1, min(HOSTS, count))):
             share = count // HOSTS + (1 if i < count % HOSTS else 0)
             mine, theirs = CTX.Pipe()
             process = CTX.Process(target=fleet_procs.host_main, args=(theirs, url, mode, share), daemon=True)
@@ -210,9 +211,9 @@ def measure(
                 "ratio": totals["capture"] / max(1, totals["plain"]),
                 "pg_cpu_ms_per_1000": sum(roles.values()) * 1e6 / events,
                 "writer_cpu_ms_per_1000": roles["writer"] * 1e6 / events,
-                "listener_us_per_event_per_listener": roles["listener"] * 1e6 / events / listeners,
+                "listener_us_per_event_per_listener": roles["listener"] * 1e6 / events / max(1, listeners),
                 "waker_us_per_event": roles["waker"] * 1e6 / events,
-                "python_us_per_event_per_listener": host_cpu * 1e6 / events / listeners,
+                "python_us_per_event_per_listener": host_cpu * 1e6 / events / max(1, listeners),
             }
             print(
                 "  %-6s L=%-3d W=%d: %s" % (mode, listeners, count, json.dumps(out["w%d" % count])),
@@ -231,7 +232,7 @@ def measure(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.fleet", description=__doc__)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_FLEET_URL", DEFAULT_URL))
-    parser.add_argument("--listeners", default="1,8,32,64")
+    parser.add_argument("--listeners", default="0,1,8,32,64")
     parser.add_argument("--writers", default="1,8")
     parser.add_argument("--modes", default="waker,always")
     parser.add_argument("--quick", action="store_true", help="shorter slices (about 4 minutes)")

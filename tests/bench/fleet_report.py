@@ -18,7 +18,8 @@ def _goals(results: list[dict[str, Any]], writers: list[int]) -> list[str]:
     if not waker:
         return ["- no `waker` run: goals not assessed"]
     lines = []
-    small, big = min(waker, key=lambda r: r["listeners"]), max(waker, key=lambda r: r["listeners"])
+    fleets = [r for r in waker if r["listeners"] > 0] or waker
+    small, big = min(fleets, key=lambda r: r["listeners"]), max(fleets, key=lambda r: r["listeners"])
     grows = big["idle_queries_per_s"] - small["idle_queries_per_s"]
     # The waker's ticks are per database; the only per-listener idle work is the safety poll.
     safety = (big["listeners"] - small["listeners"]) / 5.0
@@ -37,7 +38,7 @@ def _goals(results: list[dict[str, Any]], writers: list[int]) -> list[str]:
             big["idle_pg_cpu_ms_per_s"],
         )
     )
-    worst = max(r["w%d" % w]["listener_us_per_event_per_listener"] for r in waker for w in writers)
+    worst = max(r["w%d" % w]["listener_us_per_event_per_listener"] for r in fleets for w in writers)
     lines.append(
         "- Postgres CPU per event per listener <= %.0f µs: **%s** (worst over L and W: %.1f µs)."
         % (PER_EVENT_GOAL_US, "met" if worst <= PER_EVENT_GOAL_US else "not met", worst)
