@@ -40,6 +40,9 @@ async def test_every_worker_runs_a_listener_and_pages_get_writes(
         healths = await asyncio.to_thread(_healths_of_every_worker, server, 2)
         assert len(healths) == 2
         assert all(health["listener"]["connected"] for health in healths.values())
+        # One waker per database: the other worker's waits on the lock.
+        states = sorted(health["waker"]["state"] for health in healths.values())
+        assert states in (["leading", "standby"], ["connecting", "leading"])
         cookie = (await sync(session_cookie)(people["member"])).decode()
         sockets = [
             await ws_client.connect(
