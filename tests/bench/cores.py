@@ -3,7 +3,8 @@
 ``python -m tests.bench.cores [--quick]``. The same command as ``make serve`` (uvicorn, one
 worker per process, each with its own listener and waker, started by ``--lifespan on``); the
 clients, the paced writer and the rate sweep of ``tests.bench.run``: rates rise until a round
-loses a frame, closes a socket or its p99 exceeds 100 ms. Server CPU is the supervisor and all
+loses a frame or closes a socket; the best rate with p99 <= 100 ms and the most
+without loss are reported. Server CPU is the supervisor and all
 its workers. Prints the figures and writes ``tests/bench/results/raw/cores-*.json``.
 """
 
@@ -108,7 +109,9 @@ def sweep(processes: int, config: run.Config, fixtures: dict[str, Any], targets:
                     ),
                     flush=True,
                 )
-                if not result["sustained"]:
+                # Past the p99 budget the rate still says how much a process set can push out;
+                # a lost frame or a closed socket ends the sweep.
+                if result["lost"] or result["closes"]:
                     break
         finally:
             writer.stop()
@@ -117,6 +120,8 @@ def sweep(processes: int, config: run.Config, fixtures: dict[str, Any], targets:
         server.stop()
     held = [r for r in out["rounds"] if r["sustained"]]
     out["best"] = max(held, key=lambda r: r["deliveries_per_s"]) if held else None
+    whole = [r for r in out["rounds"] if not r["lost"] and not r["closes"]]
+    out["most"] = max(whole, key=lambda r: r["deliveries_per_s"]) if whole else None
     return out
 
 
@@ -124,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.cores", description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", run.DEFAULT_URL))
-    parser.add_argument("--processes", default="1,2")
+    parser.add_argument("--processes", default="1,2,2,1", help="worker counts, in this order")
     args = parser.parse_args(argv)
     config = run.Config(
         argparse.Namespace(
@@ -136,23 +141,25 @@ def main(argv: list[str] | None = None) -> None:
             client_procs=2,
         )
     )
-    targets = [10_000, 20_000, 40_000, 60_000, 80_000, 100_000]
+    targets = [10_000, 20_000, 30_000, 40_000, 60_000]
     database.create_database(config.url)
     database.migrate(dict(os.environ, DATABASE_URL=config.url, DJANGO_SETTINGS_MODULE="project.settings"))
     with run.CTX.Pool(1) as pool:
         fixtures = pool.apply(database.prepare, (config.url, SUBSCRIBERS + 10))
     results = [sweep(int(n), config, fixtures, targets) for n in args.processes.split(",")]
     for result in results:
-        best = result["best"]
-        print(
-            "workers=%d: best sustained %s frames/s (p50 %s, p99 %s ms)"
-            % (
-                result["processes"],
-                "-" if best is None else "%.0f" % best["deliveries_per_s"],
-                "-" if best is None else run._ms(best["p50"]),
-                "-" if best is None else run._ms(best["p99"]),
+        for label in ("best", "most"):
+            found = result[label]
+            print(
+                "workers=%d: %s %s frames/s (p50 %s, p99 %s ms)"
+                % (
+                    result["processes"],
+                    "with p99 <= 100 ms" if label == "best" else "without loss",
+                    "-" if found is None else "%.0f" % found["deliveries_per_s"],
+                    "-" if found is None else run._ms(found["p50"]),
+                    "-" if found is None else run._ms(found["p99"]),
+                )
             )
-        )
     run.RAW_DIR.mkdir(parents=True, exist_ok=True)
     raw = run.RAW_DIR / ("cores-%s.json" % time.strftime("%Y%m%d-%H%M%S"))
     raw.write_text(json.dumps({"load": os.getloadavg(), "results": results}, indent=1))
