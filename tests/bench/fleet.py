@@ -27,6 +27,7 @@ import psycopg
 from tests.bench import database, fleet_procs, fleet_report, report
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+RAW_DIR = ROOT / "tests" / "bench" / "results" / "raw"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_fleet"
 HOSTS = 2
 CTX = multiprocessing.get_context("spawn")
@@ -237,7 +238,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--modes", default="waker,always")
     parser.add_argument("--quick", action="store_true", help="shorter slices (about 4 minutes)")
     parser.add_argument("--no-report", action="store_true", help="do not rewrite docs/benchmarks_fleet.md")
+    parser.add_argument("--report-from", metavar="RAW_JSON", help="only rewrite the report from raw results")
     args = parser.parse_args(argv)
+    if args.report_from:
+        fleet_report.write(
+            json.loads(pathlib.Path(args.report_from).read_text()), ROOT / "docs" / "benchmarks_fleet.md"
+        )
+        return
     args.listeners = [int(n) for n in args.listeners.split(",")]
     args.writers = [int(n) for n in args.writers.split(",")]
     args.slice, args.rounds, args.idle = (1.0, 2, 3.0) if args.quick else (2.0, 3, 5.0)
@@ -262,6 +269,10 @@ def main(argv: list[str] | None = None) -> None:
         _drop(url)
     result: dict[str, Any] = {"args": dict(vars(args)), "machine": machine, "results": results}
     result["seconds"] = time.time() - started
+    RAW_DIR.mkdir(parents=True, exist_ok=True)
+    raw = RAW_DIR / ("fleet-%s.json" % time.strftime("%Y%m%d-%H%M%S"))
+    raw.write_text(json.dumps(result, indent=1))
+    print("raw results: %s" % raw.relative_to(ROOT))
     if not args.no_report:
         fleet_report.write(result, ROOT / "docs" / "benchmarks_fleet.md")
         print("wrote docs/benchmarks_fleet.md")

@@ -141,4 +141,19 @@ def write(result: dict[str, Any], path: pathlib.Path) -> None:
                     _f(x.get("python_us_per_event_per_listener")),
                 )
             )
+    out += ["", *NOTES]
     path.write_text("\n".join(out) + "\n")
+
+
+NOTES = [
+    "## Reading it",
+    "",
+    "- L = 0 runs the waker and no listener: the capture ratio there is the writers' own cost"
+    " (trigger, log row, its index) with nothing else competing for the cores.",
+    "- Every listener's Python work (reading rows, building each event and its cursor) runs on"
+    " the same cores as Postgres and the writers here, so on this machine the insert rate falls"
+    " with L for reasons a fleet of separate hosts does not have; the last column shows how much."
+    " The Postgres-side cost per event per listener is the figure that carries over.",
+    "- Mode `always` is the comparison: every commit NOTIFYs, so writers queue on the commit-time"
+    " lock, and every listener steps once per commit instead of once per wake-up.",
+]
