@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .DEFAULT_GOAL := help
 
@@ -13,6 +14,10 @@ run: bootstrap ## migrate, seed the demo and serve on http://127.0.0.1:8000 (dap
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python -m daphne -b 127.0.0.1 -p 8000 project.asgi:application
+
+serve: bootstrap ## migrate and serve on every core: uvicorn, one worker per core (WORKERS=n to choose), each with its own listener
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python -m uvicorn --host 127.0.0.1 --port 8000 --workers $(WORKERS) --lifespan on --ws websockets-sansio project.asgi:application
 
 test: bootstrap ## lint, type-check, check migrations, then the whole test suite
 	$(BIN)/ruff check .
@@ -37,4 +42,4 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-.PHONY: help run test bench bench-layer stop-db bootstrap
+.PHONY: help run serve test bench bench-layer stop-db bootstrap

@@ -17,9 +17,9 @@ class ListenerConfig(AppConfig):
 
 
 def _quiet_writes(sender: Any, connection: Any, **kwargs: Any) -> None:
-    """With REALTIME_NOTIFY = "off", this process's writes append events without NOTIFY."""
+    """Unless REALTIME_NOTIFY = "always", this process's writes append events without NOTIFY."""
     from listener import conf
 
-    if conf.get("REALTIME_NOTIFY") == "off" and connection.vendor == "postgresql":
+    if conf.get("REALTIME_NOTIFY") in ("waker", "off") and connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("SET realtime.notify = 'off'")

@@ -12,13 +12,21 @@ DEFAULTS: dict[str, Any] = {
     # Longest wait for a wake-up before the listener reads the log anyway (a missed NOTIFY
     # costs at most this much latency, never an event).
     "REALTIME_POLL_INTERVAL": 5.0,
-    # "always": every writing transaction NOTIFYs. "off": this project's database connections
-    # set `realtime.notify = 'off'`, so their triggers skip NOTIFY (whose commit lock makes
-    # concurrent writers commit one at a time), and the listener polls the log every
-    # REALTIME_QUIET_POLL_INTERVAL instead. Writers elsewhere (psql, other apps) still NOTIFY
-    # unless their role or database sets `realtime.notify` too.
-    "REALTIME_NOTIFY": "always",
+    # "waker": this project's database connections set `realtime.notify = 'off'`, so their
+    # triggers skip NOTIFY (whose commit lock makes concurrent writers commit one at a time),
+    # and one elected waker per database NOTIFYs once per REALTIME_WAKER_INTERVAL in which an
+    # event became visible (listener/waker.py). "always": every writing transaction NOTIFYs.
+    # "off": no NOTIFY from this project's connections, and every listener polls the log every
+    # REALTIME_QUIET_POLL_INTERVAL instead. In every mode, writers elsewhere (psql, other
+    # apps) still NOTIFY unless their role or database sets `realtime.notify` too.
+    "REALTIME_NOTIFY": "waker",
     "REALTIME_QUIET_POLL_INTERVAL": 0.01,
+    # How often the elected waker looks for newly visible events (one cheap query per tick).
+    "REALTIME_WAKER_INTERVAL": 0.005,
+    # The pause after a tick that woke the listeners: under steady traffic, at most this many
+    # wake-ups per second reach each listener (each reads a batch), so listeners' cost follows
+    # this rate rather than the commit rate. Bounds the added latency under load.
+    "REALTIME_WAKER_BUSY_INTERVAL": 0.02,
     # Reconnect backoff: full jitter between 0 and min(cap, base * 2**attempt) seconds.
     "REALTIME_RECONNECT_BASE": 0.1,
     "REALTIME_RECONNECT_CAP": 5.0,

@@ -8,7 +8,7 @@ import time
 
 from channels.layers import get_channel_layer
 
-from listener import conf, events, exceptions, layer, presence, worker
+from listener import conf, events, exceptions, layer, presence, waker, worker
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def ensure_started() -> worker.Listener:
         _listener = worker.Listener(route, since)
         _listener.start()
         _started_at = time.monotonic()
+    waker.ensure_started()
     return _listener
 
 
@@ -95,6 +96,7 @@ async def settled() -> worker.Listener:
 async def stop() -> None:
     global _listener
     await presence.stop()
+    await waker.stop()
     if _listener is not None:
         await _listener.stop()
         _listener = None

@@ -13,7 +13,7 @@ import prometheus_client
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from listener import metrics as metrics_module
-from listener import service
+from listener import service, waker
 
 
 def _operators_only(
@@ -77,6 +77,14 @@ async def health(request: HttpRequest) -> HttpResponse:
         "sockets": {"open": sum(sockets.values()), "by_topic_kind": sockets},
         "backlog_high_water": metrics_module.backlog_high_water(),
     }
+    elected = waker.current()
+    if elected is not None:
+        # "leading" in exactly one process per database; "standby" in the others.
+        body["waker"] = {
+            "state": elected.state.value,
+            "elections": elected.elections,
+            "wakeups": elected.wakeups,
+        }
     return JsonResponse(body, status=200 if running.connected else 503)
 
 

@@ -1,0 +1,179 @@
+"""The elected waker: one session per database wakes every listener, so writers need not NOTIFY.
+
+Why: a NOTIFYing transaction holds a database-wide lock from pre-commit to the end of its
+commit and signals every LISTENing backend, so concurrent writers commit one at a time, and
+each commit costs once per server process. With ``REALTIME_NOTIFY = "waker"`` (the default)
+this project's connections write events without NOTIFY, and one waker per database reads the
+log's head every ``REALTIME_WAKER_INTERVAL`` and sends one NOTIFY per tick in which an event
+became visible: writers never queue on the lock, and N listeners cost one NOTIFY per tick,
+not one per commit. Writers elsewhere (psql, other apps) still NOTIFY themselves.
+
+Election: every server process runs a waker next to its listener; each blocks on one session
+advisory lock on its own connection, so standbys cost an idle connection and no queries. When
+the holder's session ends (process gone, backend terminated) Postgres grants the lock to a
+waiting one at once, which NOTIFYs once on taking over: events of the gap are not left to
+the listeners' safety poll.
+
+Alternatives weighed: polling in every listener (``"off"``) costs every process a query per
+few ms whatever the traffic; a per-listener throttle still costs each writer the NOTIFY lock;
+an unconditional timed NOTIFY wakes every process even when nothing happened. Testing "new
+since the last tick" by ``max(id)`` would miss a transaction that commits a lower id after a
+higher one was seen, so the tick compares visibility against its previous snapshot instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+
+import psycopg
+from psycopg import conninfo
+
+from listener import conf, connection, queries
+
+logger = logging.getLogger(__name__)
+
+# The advisory lock the wakers of one database compete for ("realtime" in ASCII).
+LOCK_KEY = 0x7265616C74696D65
+
+
+class State(enum.Enum):
+    STOPPED = "stopped"
+    CONNECTING = "connecting"
+    STANDBY = "standby"
+    LEADING = "leading"
+
+
+class Waker:
+    """Competes for the waker lock of its database and, while it holds it, wakes the listeners."""
+
+    def __init__(self) -> None:
+        self.state = State.STOPPED
+        # Set while this waker holds the lock; tests and /health wait on it.
+        self.leading = asyncio.Event()
+        self.elections = 0
+        self.ticks = 0
+        self.wakeups = 0
+        self.backend_pid: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        self.loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self.run(), name="realtime-waker")
+        self._task.add_done_callback(self._log_exit)
+        return self._task
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            # Cancelling a blocked lock wait cancels it on the server too (psycopg does).
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._task = None
+        self.state = State.STOPPED
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            self.state = State.CONNECTING
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo.make_conninfo(connection.listener_conninfo(), application_name="realtime-waker"),
+                    autocommit=True,
+                ) as conn:
+                    self.backend_pid = conn.info.backend_pid
+                    self.state = State.STANDBY
+                    attempt = 0
+                    await conn.execute(queries.get("waker_lock"), {"key": LOCK_KEY})
+                    await self._lead(conn)
+            except psycopg.Error as exc:
+                # Lost connection, or a database not migrated yet: the lock went with the
+                # session, another process may take over; retry with backoff and jitter.
+                delay = random.uniform(
+                    0,
+                    min(conf.get("REALTIME_RECONNECT_CAP"), conf.get("REALTIME_RECONNECT_BASE") * 2**attempt),
+                )
+                attempt += 1
+                logger.warning(
+                    "waker lost its connection (%s); retrying in %.2fs (attempt %d)",
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+                    delay,
+                    attempt,
+                )
+                await asyncio.sleep(delay)
+            finally:
+                self.leading.clear()
+                self.backend_pid = None
+
+    async def _lead(self, conn: psycopg.AsyncConnection) -> None:
+        self.state = State.LEADING
+        self.elections += 1
+        row = await (await conn.execute(queries.get("waker_elected"))).fetchone()
+        assert row is not None
+        seen: str = row[0]
+        self.wakeups += 1
+        self.leading.set()
+        logger.info("waker elected (backend %s): this process wakes the listeners", self.backend_pid)
+        interval = conf.get("REALTIME_WAKER_INTERVAL")
+        # After a wake-up, wait longer: under steady traffic every listener then reads a batch
+        # per REALTIME_WAKER_BUSY_INTERVAL instead of a few events per tick (a step costs about
+        # the same for one event as for fifty), while a write after a quiet spell still waits
+        # at most one short tick.
+        busy = max(interval, conf.get("REALTIME_WAKER_BUSY_INTERVAL"))
+        tick = queries.get("waker_tick")
+        woke = True
+        while True:
+            await asyncio.sleep(busy if woke else interval)
+            row = await (await conn.execute(tick, {"seen": seen})).fetchone()
+            assert row is not None
+            seen, woke = row[0], row[1]
+            self.ticks += 1
+            if woke:
+                self.wakeups += 1
+
+    def _log_exit(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("waker stopped on an unexpected error", exc_info=task.exception())
+
+
+_waker: Waker | None = None
+
+
+def enabled() -> bool:
+    return bool(conf.get("REALTIME_NOTIFY") == "waker")
+
+
+def current() -> Waker | None:
+    return _waker
+
+
+def ensure_started() -> Waker | None:
+    """Start this process's waker beside its listener (cheap when it runs; none unless enabled).
+
+    As with the listener, a waker whose event loop has gone (one loop per test) is replaced.
+    """
+    global _waker
+    if not enabled():
+        return None
+    loop = asyncio.get_running_loop()
+    if _waker is None or _waker.loop is not loop or not _waker.running:
+        if _waker is not None and _waker.loop is loop:
+            logger.error("waker task ended; starting a new one")
+        _waker = Waker()
+        _waker.start()
+    return _waker
+
+
+async def stop() -> None:
+    global _waker
+    if _waker is not None:
+        await _waker.stop()
+        _waker = None
