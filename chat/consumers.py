@@ -22,6 +22,7 @@ class RoomConsumer(RealtimeConsumer):
         return topics.ROOM.name(self.room_id)
 
     def authorize(self) -> Close | None:
+        assert self.user_id is not None  # authorize runs after the handshake found the user
         found = access.RoomAccess.load(self.user_id, self.room_id)
         if found is None:
             return Close(Code.NOT_FOUND, "no such room")

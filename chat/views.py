@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 import listener
-from chat import forms, history, models, topics
+from chat import forms, history, models, requests, topics
 from chat.throttle import limits
 from listener import pages
 
@@ -46,7 +46,7 @@ def _room_for_member(user_id: int, room_id: int) -> models.ChatRoom:
 
 @login_required
 @require_http_methods(["GET"])
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: requests.LoggedInRequest) -> HttpResponse:
     user = request.user
     with pages.consistent_read() as cursor:
         owned = list(models.ChatRoom.objects.filter(owner=user).order_by("title", "id"))
@@ -72,7 +72,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def create_room(request: HttpRequest) -> HttpResponse:
+def create_room(request: requests.LoggedInRequest) -> HttpResponse:
     form = forms.RoomForm(request.POST)
     if not form.is_valid():
         return _done(request, 400, "A room needs a title of at most 50 characters.", reverse("home"))
@@ -99,7 +99,7 @@ def _too_many(request: HttpRequest, text: str, wait: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def join_by_code(request: HttpRequest) -> HttpResponse:
+def join_by_code(request: requests.LoggedInRequest) -> HttpResponse:
     form = forms.JoinCodeForm(request.POST)
     home_url = reverse("home")
     if not form.is_valid():
@@ -152,7 +152,7 @@ def join_by_code(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET"])
-def room(request: HttpRequest, room_id: int) -> HttpResponse:
+def room(request: requests.LoggedInRequest, room_id: int) -> HttpResponse:
     user = request.user
     with pages.consistent_read() as cursor:
         chat_room = _room_for_member(user.id, room_id)
@@ -192,7 +192,7 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def post_message(request: HttpRequest, room_id: int) -> HttpResponse:
+def post_message(request: requests.LoggedInRequest, room_id: int) -> HttpResponse:
     chat_room = _room_for_member(request.user.id, room_id)
     room_url = reverse("room", args=[chat_room.id])
     form = forms.MessageForm(request.POST)
@@ -206,7 +206,9 @@ def post_message(request: HttpRequest, room_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def decide_request(request: HttpRequest, room_id: int, request_id: int, decision: str) -> HttpResponse:
+def decide_request(
+    request: requests.LoggedInRequest, room_id: int, request_id: int, decision: str
+) -> HttpResponse:
     if decision not in {"admit", "deny"}:
         raise Http404("Decide with admit or deny.")
     chat_room = get_object_or_404(models.ChatRoom, pk=room_id)

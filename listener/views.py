@@ -17,8 +17,8 @@ from listener import service, waker
 
 
 def _operators_only(
-    view: collections.abc.Callable[[HttpRequest], collections.abc.Awaitable[HttpResponse]],
-) -> collections.abc.Callable[[HttpRequest], collections.abc.Awaitable[HttpResponse]]:
+    view: collections.abc.Callable[[HttpRequest], collections.abc.Coroutine[Any, Any, HttpResponse]],
+) -> collections.abc.Callable[[HttpRequest], collections.abc.Coroutine[Any, Any, HttpResponse]]:
     """Loopback probes (on the host, straight to this process) and staff users; others get 403."""
 
     @functools.wraps(view)
