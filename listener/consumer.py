@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import http
 
 from listener import asgi as listener_asgi
-from listener import conf, cursors, events, exceptions, metrics, queries, revocation, service
+from listener import conf, cursors, events, exceptions, metrics, queries, retention, revocation, service
 from listener import origin as socket_origin
 from listener import topics as topic_names
 
@@ -157,17 +157,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         metrics.SOCKETS_OPENED.labels(self.topic_kind).inc()
-        if cursor is not None and cursor.snapshot.xmin < pruned_below:
-            await self.send(
-                text_data=events.frame(
-                    "resync_required", {"reason": "cursor is older than the retained event log"}
-                )
-            )
-            await self._close_now(Close(Code.RESYNC_REQUIRED, "cursor expired"))
+        if cursor is not None and await self._resync(cursor, pruned_below):
             return
         logger.info("socket open user=%s topic=%s resume=%s", self.user_id, self.topic, cursor is not None)
         if cursor is not None:
             await self._replay(cursor, until)
+            # A prune that committed while the replay read may have taken what it needed.
+            if await self._resync(cursor, pruned_below):
+                return
         self._replaying = False
         pending, self._pending = self._pending, []
         for event in pending:
@@ -346,6 +343,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 until, pruned_below = cur.fetchone()
             refusal = self.authorize()
         return refusal, cursors.Snapshot.parse(until), int(pruned_below)
+
+    async def _resync(self, cursor: cursors.Cursor, legacy_below: int) -> bool:
+        """Send `resync_required` and close 4410 if the cursor may have missed a pruned event."""
+        reason = await retention.resync_reason(cursor, [self.topic], legacy_below)
+        if reason is None:
+            return False
+        await self.send(text_data=events.frame("resync_required", {"reason": reason}))
+        await self._close_now(Close(Code.RESYNC_REQUIRED, "cursor expired"))
+        return True
 
     async def _replay(self, since: cursors.Cursor, until: cursors.Snapshot) -> None:
         after_xid, after_id = 0, 0
