@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 import websockets
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
 
@@ -44,6 +45,7 @@ async def assert_resync(page: Any) -> None:
     assert "pruned" in frame["kwargs"]["reason"]
     with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
         await page.receive()
+    assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4410
 
 
@@ -54,7 +56,9 @@ async def open_old_transaction() -> psycopg.AsyncConnection[Any]:
     return conn
 
 
-async def test_with_an_old_transaction_open_new_pages_resume_after_a_prune(server, people, room):
+async def test_with_an_old_transaction_open_new_pages_resume_after_a_prune(
+    server: servers.Server, people: dict[str, User], room: models.ChatRoom
+) -> None:
     old = await open_old_transaction()
     try:
         await write(room, people["owner"].id, "old news")
@@ -74,7 +78,9 @@ async def test_with_an_old_transaction_open_new_pages_resume_after_a_prune(serve
         await old.close()
 
 
-async def test_with_an_old_transaction_open_a_cursor_that_missed_a_pruned_event_resyncs(server, people, room):
+async def test_with_an_old_transaction_open_a_cursor_that_missed_a_pruned_event_resyncs(
+    server: servers.Server, people: dict[str, User], room: models.ChatRoom
+) -> None:
     old = await open_old_transaction()
     try:
         page = await page_for(server, people, room)
@@ -89,7 +95,9 @@ async def test_with_an_old_transaction_open_a_cursor_that_missed_a_pruned_event_
         await old.close()
 
 
-async def test_quiet_room_whose_last_delivered_event_was_pruned_resumes(server, people, room):
+async def test_quiet_room_whose_last_delivered_event_was_pruned_resumes(
+    server: servers.Server, people: dict[str, User], room: models.ChatRoom
+) -> None:
     page = await page_for(server, people, room)
     await write(room, people["owner"].id, "last word")
     assert texts([await page.receive()]) == ["last word"]
@@ -101,7 +109,9 @@ async def test_quiet_room_whose_last_delivered_event_was_pruned_resumes(server, 
     assert texts([await page.receive()]) == ["after the silence"]
 
 
-async def test_another_rooms_prune_does_not_resync_this_room(server, people, room):
+async def test_another_rooms_prune_does_not_resync_this_room(
+    server: servers.Server, people: dict[str, User], room: models.ChatRoom
+) -> None:
     other = await sync(models.ChatRoom.objects.create)(owner=people["owner"], title="Elsewhere")
     page = await page_for(server, people, room)
     await write(room, people["owner"].id, "here")
@@ -114,7 +124,9 @@ async def test_another_rooms_prune_does_not_resync_this_room(server, people, roo
     assert texts([await page.receive()]) == ["here again"]
 
 
-async def test_pruning_beside_live_writes_loses_nothing_a_page_needs(server, people, room):
+async def test_pruning_beside_live_writes_loses_nothing_a_page_needs(
+    server: servers.Server, people: dict[str, User], room: models.ChatRoom
+) -> None:
     # 3,000 backdated events of this room and others, pruned in batches of 100 while a writer
     # commits 60 messages that a live page must all receive, in order, and can resume after.
     async with await psycopg.AsyncConnection.connect(servers.database_url(), autocommit=True) as conn:

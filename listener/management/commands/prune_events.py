@@ -86,7 +86,7 @@ class Command(BaseCommand):
                 {"before": before, "after_xid": after_xid, "after_id": after_id, "limit": limit},
             )
             pruned, scanned, reached, last_xid, last_id = cur.fetchone()
-            total += pruned
+            total += int(pruned)
             if reached or scanned < limit:
                 return total
             after_xid, after_id = last_xid, last_id
