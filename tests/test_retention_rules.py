@@ -66,7 +66,8 @@ def test_batches_prune_a_prefix_up_to_the_first_young_event_with_its_topic_index
         log = [(int(x), i) for x, i in cur.fetchall()]
         # Transactions 0-2 and 4-6 are old, 3 is young: the prune stops at 3 and keeps 4-6.
         cur.execute("UPDATE listener_event SET created = created - interval '2 hours'")
-        cur.execute("UPDATE listener_event SET created = now() WHERE id = ANY(%s)", [[i for _, i in log[9:12]]])
+        young = [i for _, i in log[9:12]]
+        cur.execute("UPDATE listener_event SET created = now() WHERE id = ANY(%s)", [young])
     call_command("prune_events", "--older-than", "1h", "--batch-size", "2")
     with connection.cursor() as cur:
         cur.execute("SELECT xid::text, id FROM listener_event ORDER BY xid, id")
