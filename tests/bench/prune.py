@@ -1,6 +1,6 @@
 """What pruning the log costs live delivery, and what it leaves behind.
 
-``python -m tests.bench.prune [--url URL] [--events N] [--modes at-once,batches]``. Real
+``python -m tests.bench.prune [--url URL] [--events N] [--modes at-once,batches] [--pause S]``. Real
 Postgres (the embedded server's database ``prune_bench`` unless ``--url``) and the real listener
 (LISTEN, woken by NOTIFY) in this process. For each mode, on a fresh log of N events older than
 an hour (spread over 100 rooms):
@@ -84,7 +84,7 @@ class Probe:
     async def run(
         self, writer: psycopg.AsyncConnection[Any], until: asyncio.Future[Any] | int
     ) -> list[float]:
-        lags = []
+        lags: list[float] = []
         while True:
             if isinstance(until, int) and len(lags) >= until:
                 return lags
@@ -120,16 +120,24 @@ async def prune_at_once(url: str) -> None:
         await conn.execute(queries.get("prune_events_at_once"), {"before": "now()"})
 
 
-async def prune_batches(url: str) -> None:
+async def prune_batches(url: str, pause: float) -> None:
     env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="project.settings")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "manage.py", "prune_events", "--older-than", "1h", env=env, stdout=subprocess.DEVNULL
+        sys.executable,
+        "manage.py",
+        "prune_events",
+        "--older-than",
+        "1h",
+        "--pause",
+        str(pause),
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
     if await proc.wait() != 0:
         raise RuntimeError("prune_events failed with exit code %s" % proc.returncode)
 
 
-async def run_mode(url: str, mode: str, events: int) -> None:
+async def run_mode(url: str, mode: str, events: int, pause: float) -> None:
     from listener import worker
 
     probe = Probe()
@@ -155,7 +163,9 @@ async def run_mode(url: str, mode: str, events: int) -> None:
             idle = await probe.run(writer, IDLE_PROBES)
             print("%-8s idle         %s" % (mode, summary(idle)), flush=True)
             started = time.perf_counter()
-            task = asyncio.ensure_future(prune_at_once(url) if mode == "at-once" else prune_batches(url))
+            task = asyncio.ensure_future(
+                prune_at_once(url) if mode == "at-once" else prune_batches(url, pause)
+            )
             during = await probe.run(writer, task)
             await task
             took = time.perf_counter() - started
@@ -178,11 +188,12 @@ def main() -> None:
     parser.add_argument("--url", help="a Postgres database to use (created and migrated)")
     parser.add_argument("--events", type=int, default=1_000_000, help="events to prune (default 1M)")
     parser.add_argument("--modes", default="at-once,batches", help="comma-separated: at-once, batches")
+    parser.add_argument("--pause", type=float, default=0.0, help="prune_events --pause, for batches")
     args = parser.parse_args()
     url = args.url or logscan.bench_url().replace("/logscan_bench", "/prune_bench")
     logscan.setup(url)
     for mode in args.modes.split(","):
-        asyncio.run(run_mode(url, mode, args.events))
+        asyncio.run(run_mode(url, mode, args.events, args.pause))
 
 
 if __name__ == "__main__":
