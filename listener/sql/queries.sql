@@ -44,7 +44,8 @@ LEFT JOIN LATERAL (
 ORDER BY e.xid, e.id;
 
 -- name: resume_point
--- Where a resuming consumer stops replaying, and how far the log was pruned.
+-- Where a resuming consumer stops replaying, and the global horizon that prunes before
+-- per-topic horizons wrote (listener.retention still honours it).
 SELECT pg_current_snapshot()::text AS until,
     COALESCE((SELECT pruned_below_xid::text FROM listener_retention WHERE id = 1), '0') AS pruned_below;
 
