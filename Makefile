@@ -32,6 +32,9 @@ bench: bootstrap ## the side-by-side benchmark against Channels + channels-redis
 bench-layer: bootstrap ## the channel layer against channels-redis: send/group_send rate and latency (needs Redis)
 	$(BIN)/python -m tests.bench.layer
 
+bench-prune: bootstrap ## pruning 1M events beside live delivery: p99 commit-to-dispatch and log size, one statement vs batches
+	$(BIN)/python -m tests.bench.prune
+
 stop-db: ## stop the embedded Postgres
 	$(BIN)/python -m project.embedded_postgres stop
 
@@ -42,4 +45,4 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-.PHONY: help run serve test bench bench-layer stop-db bootstrap
+.PHONY: help run serve test bench bench-layer bench-prune stop-db bootstrap

@@ -31,6 +31,7 @@ from listener import (
     metrics,
     presence,
     replay,
+    retention,
     revocation,
     service,
 )
@@ -139,19 +140,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         metrics.SOCKETS_OPENED.labels(self.topic_kind).inc()
-        if cursor is not None and cursor.snapshot.xmin < pruned_below:
-            await self.send(
-                text_data=events.frame(
-                    "resync_required", {"reason": "cursor is older than the retained event log"}
-                )
-            )
-            await self._close_now(Close(Code.RESYNC_REQUIRED, "cursor expired"))
+        if cursor is not None and await retention.resync_if_missed(self, cursor, pruned_below):
             return
         logger.info("socket open %s resume=%s", self._label(), cursor is not None)
         if self.state is State.CONNECTING:
             self.state = State.REPLAYING
             self.task = asyncio.create_task(
-                self._deliver(cursor, until), name="socket %s" % self.channel_name
+                self._deliver(cursor, until, pruned_below), name="socket %s" % self.channel_name
             )
             self.task.add_done_callback(self._delivery_ended)
             presence.opened(self)
@@ -256,12 +251,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self._close_soon(Close(Code.INTERNAL_ERROR, "delivery failed; resume from your last cursor"))
 
     def _close_soon(self, close: Close) -> None:
-        self.closer = asyncio.create_task(self._close_now(close), name="socket-close %s" % self.channel_name)
+        self.closer = asyncio.create_task(self.close_with(close), name="socket-close %s" % self.channel_name)
 
-    async def _deliver(self, cursor: cursors.Cursor | None, until: cursors.Snapshot) -> None:
+    async def _deliver(self, cursor: cursors.Cursor | None, until: cursors.Snapshot, pruned: int) -> None:
         send = typing.cast(delivery.Send, self.scope.get(listener_asgi.RAW_SEND, self.base_send))
         if cursor is not None:
             await replay.send_history(self.decide, self.outbox, send, [self.topic], cursor, until)
+            # A prune that committed while the replay read may have taken what it needed.
+            if await retention.resync_if_missed(self, cursor, pruned):
+                return
         if self.state is State.REPLAYING:
             self.state = State.LIVE
         for event in self.outbox.release():
@@ -269,7 +267,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if not until.sees(event.xid) and self.state is not State.CLOSED:
                 self._consider(event)
         close = await self.outbox.write(send)
-        await self._close_now(close)
+        await self.close_with(close)
 
     async def _refuse(self, close: Close) -> None:
         self._detach()
@@ -278,7 +276,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         logger.info("socket refused %s code=%d", self._label(), close.code)
         await self.close(code=int(close.code), reason=close.reason)
 
-    async def _close_now(self, close: Close) -> None:
+    async def close_with(self, close: Close) -> None:
         self._detach()
         if self.state is not State.CLOSED:
             self.state = State.CLOSING

@@ -51,11 +51,31 @@ class EventTopic(models.Model):
 
 
 class Retention(models.Model):
-    """How far the log was pruned: cursors that may miss pruned events must resync."""
+    """How far the log was pruned by the one-statement prune of earlier versions (no longer written)."""
 
-    # Every event of a transaction below this xid may be gone.
+    # Every event of a transaction below this xid may be gone. Cursors older than it still resync;
+    # prunes now record per-topic horizons in TopicRetention instead.
     pruned_below_xid = fields.Xid8Field(default=0)
     pruned_at = models.DateTimeField(null=True)
+
+
+class TopicRetention(models.Model):
+    """How far one topic's events were pruned (listener.retention decides who must resync)."""
+
+    topic = models.TextField(primary_key=True)
+    # The highest pruned transaction with an event of this topic, and its last pruned event
+    # of this topic: batches prune in (xid, id) order, so its earlier ones went too.
+    xid = fields.Xid8Field()
+    event_id = models.BigIntegerField()
+    # The snapshot of the batch that pruned last: every event ever pruned is visible in it.
+    snapshot = models.TextField()
+    pruned_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "listener_retention_topic"
+
+    def __str__(self) -> str:
+        return "%s below %s" % (self.topic, self.xid)
 
 
 # The sockets of a user and of a login session close when access ends, whatever ended it: the

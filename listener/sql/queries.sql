@@ -44,7 +44,8 @@ LEFT JOIN LATERAL (
 ORDER BY e.xid, e.id;
 
 -- name: resume_point
--- Where a resuming consumer stops replaying, and how far the log was pruned.
+-- Where a resuming consumer stops replaying, and the global horizon that prunes before
+-- per-topic horizons wrote (listener.retention still honours it).
 SELECT pg_current_snapshot()::text AS until,
     COALESCE((SELECT pruned_below_xid::text FROM listener_retention WHERE id = 1), '0') AS pruned_below;
 
@@ -130,25 +131,81 @@ FROM (
 ORDER BY e.xid, e.id
 LIMIT %(limit)s;
 
--- name: prune_events
--- Delete events older than %(before)s and remember the highest pruned transaction, so that
--- cursors which may miss a pruned event are told to resync instead of resuming with a gap.
--- Their topic index entries go with them (looked up by primary key).
+-- name: prune_events_at_once
+-- The one-statement prune of earlier versions, kept only so that tests/bench/prune.py can
+-- measure what batches changed: one long transaction that holds every deleted row's lock, keeps
+-- the xmin horizon back and leaves all its dead rows to one late autovacuum.
 WITH gone AS (
     DELETE FROM listener_event WHERE created < %(before)s RETURNING id, xid, topics
 ), gone_topics AS (
     DELETE FROM listener_event_topic t
     USING (SELECT DISTINCT topic, gone.xid, gone.id FROM gone, unnest(gone.topics) AS topic) g
     WHERE t.topic = g.topic AND t.xid = g.xid AND t.event_id = g.id
-), horizon AS (
-    SELECT max(xid) AS top, count(*) AS n FROM gone
 )
-INSERT INTO listener_retention (id, pruned_below_xid, pruned_at)
-SELECT 1, (horizon.top::text::bigint + 1)::text::xid8, now() FROM horizon WHERE horizon.n > 0
-ON CONFLICT (id) DO UPDATE SET
-    pruned_below_xid = greatest(listener_retention.pruned_below_xid, excluded.pruned_below_xid),
-    pruned_at = excluded.pruned_at
-RETURNING (SELECT n FROM horizon) AS pruned;
+SELECT count(*) AS pruned FROM gone;
+
+-- name: prune_lock
+-- One prune at a time (session lock, released at the end of the command).
+SELECT pg_try_advisory_lock(hashtext('listener.prune_events')) AS locked;
+
+-- name: prune_unlock
+SELECT pg_advisory_unlock(hashtext('listener.prune_events'));
+
+-- name: prune_batch
+-- One short transaction of `prune_events`: look at the next %(limit)s events after
+-- (%(after_xid)s, %(after_id)s) in (xid, id) order, delete those created before %(before)s up
+-- to the first one that is not (the horizon: nothing at or after it is touched, so every run
+-- prunes a prefix of the committed log), with their topic index entries, and raise each pruned
+-- topic's horizon (its highest pruned (xid, event id), and this statement's snapshot, in which
+-- every pruned event is visible) in the same transaction. Events of transactions still in
+-- progress are invisible here and stay. Returns how many events went, how many were looked at,
+-- whether the horizon was reached, and where the next batch starts.
+WITH candidates AS MATERIALIZED (
+    SELECT id, xid, topics, created FROM listener_event
+    WHERE (xid, id) > (%(after_xid)s::xid8, %(after_id)s::bigint)
+    ORDER BY xid, id
+    LIMIT %(limit)s
+), horizon AS MATERIALIZED (
+    SELECT xid, id FROM candidates WHERE created >= %(before)s ORDER BY xid, id LIMIT 1
+), gone AS (
+    DELETE FROM listener_event e
+    USING candidates c
+    WHERE e.id = c.id
+        AND NOT EXISTS (SELECT FROM horizon h WHERE (c.xid, c.id) >= (h.xid, h.id))
+    RETURNING e.id, e.xid, e.topics
+), gone_topics AS (
+    DELETE FROM listener_event_topic t
+    USING (SELECT DISTINCT topic, gone.xid, gone.id FROM gone, unnest(gone.topics) AS topic) g
+    WHERE t.topic = g.topic AND t.xid = g.xid AND t.event_id = g.id
+), tops AS (
+    SELECT DISTINCT ON (topic) topic, gone.xid, gone.id
+    FROM gone, unnest(gone.topics) AS topic
+    ORDER BY topic, gone.xid DESC, gone.id DESC
+), recorded AS (
+    INSERT INTO listener_retention_topic AS r (topic, xid, event_id, snapshot, pruned_at)
+    SELECT topic, xid, id, pg_current_snapshot()::text, now() FROM tops
+    ON CONFLICT (topic) DO UPDATE SET
+        xid = CASE WHEN (excluded.xid, excluded.event_id) > (r.xid, r.event_id)
+            THEN excluded.xid ELSE r.xid END,
+        event_id = CASE WHEN (excluded.xid, excluded.event_id) > (r.xid, r.event_id)
+            THEN excluded.event_id ELSE r.event_id END,
+        snapshot = excluded.snapshot,
+        pruned_at = excluded.pruned_at
+)
+SELECT (SELECT count(*) FROM gone) AS pruned,
+    (SELECT count(*) FROM candidates) AS scanned,
+    EXISTS (SELECT FROM horizon) AS reached,
+    (SELECT c.xid::text FROM candidates c ORDER BY c.xid DESC, c.id DESC LIMIT 1) AS last_xid,
+    (SELECT c.id FROM candidates c ORDER BY c.xid DESC, c.id DESC LIMIT 1) AS last_id;
+
+-- name: prune_vacuum
+-- After a prune: mark the freed space reusable, so new events fill it instead of growing the files.
+VACUUM (ANALYZE) listener_event, listener_event_topic;
+
+-- name: topic_horizons
+-- How far each of %(topics)s was pruned (topics never pruned have no row).
+SELECT topic, xid::text AS xid, event_id, snapshot FROM listener_retention_topic
+WHERE topic = ANY(%(topics)s::text[]);
 
 -- name: log_stats
 SELECT count(*) AS events, min(created) AS oldest, pg_notification_queue_usage() AS queue_usage

@@ -6,6 +6,12 @@ const MAX_DELAY_MS = 30000;
 // A socket that stayed open this long counts as healthy: the next failure starts the backoff over.
 const HEALTHY_AFTER_MS = 5000;
 const SEEN_LIMIT = 1000;
+// Reloads the server asked for (resync_required, 4410, 4400) back off per tab: the first is
+// immediate, then 1 s, 2 s, 4 s... up to a minute, so a server that keeps answering 4410 cannot
+// put every tab into a reload loop. A socket that stays open HEALTHY_AFTER_MS clears the count.
+const RELOADS_KEY = "listener.reloads";
+const RELOAD_BASE_MS = 1000;
+const RELOAD_MAX_MS = 60000;
 
 // Close codes (README, "Close codes").
 const NOT_LOGGED_IN = 4401;
@@ -17,7 +23,8 @@ const RESYNC_REQUIRED = 4410;
 /**
  * Subscribe to `path` (e.g. "/ws/room/3") from `cursor` (the page's data-cursor).
  * `handlers` maps frame types to functions of (kwargs, frame).
- * `onState(state, detail)` hears "connecting" | "live" | "reconnecting" | "offline" | "stopped".
+ * `onState(state, detail)` hears "connecting" | "live" | "reconnecting" | "offline" | "stopped" |
+ * "reloading" (detail.delay: milliseconds until the page reloads).
  * Returns { close() }.
  */
 export function subscribe({ path, cursor, handlers, onState = () => {}, onStop = () => {} }) {
@@ -42,12 +49,15 @@ export function subscribe({ path, cursor, handlers, onState = () => {}, onStop =
     onState(attempt === 0 ? "connecting" : "reconnecting");
     const ws = new WebSocket(url());
     socket = ws;
+    let healthyTimer = null;
     ws.addEventListener("open", () => {
       openedAt = Date.now();
+      healthyTimer = setTimeout(forgetReloads, HEALTHY_AFTER_MS);
       onState("live");
     });
     ws.addEventListener("message", (event) => receive(event.data));
     ws.addEventListener("close", (event) => {
+      clearTimeout(healthyTimer);
       if (socket === ws) socket = null;
       closed(event.code, event.reason);
     });
@@ -68,8 +78,7 @@ export function subscribe({ path, cursor, handlers, onState = () => {}, onStop =
       if (seen.size > SEEN_LIMIT) seen.delete(seen.values().next().value);
     }
     if (frame.type === "resync_required") {
-      stop("resync", frame.kwargs && frame.kwargs.reason);
-      location.reload();
+      reloadSoon(frame.kwargs && frame.kwargs.reason);
       return;
     }
     const handler = handlers[frame.type];
@@ -99,8 +108,7 @@ export function subscribe({ path, cursor, handlers, onState = () => {}, onStop =
     }
     if (code === RESYNC_REQUIRED || code === BAD_CURSOR) {
       // The page's data is older than the log keeps: a fresh render brings a fresh cursor.
-      stop("resync", reason);
-      location.reload();
+      reloadSoon(reason);
       return;
     }
     if (openedAt && Date.now() - openedAt > HEALTHY_AFTER_MS) attempt = 0;
@@ -126,11 +134,45 @@ export function subscribe({ path, cursor, handlers, onState = () => {}, onStop =
     open();
   }
 
+  function reloadSoon(reason) {
+    if (stopped) return;
+    const count = readReloads();
+    const delay = count === 0 ? 0 : Math.min(RELOAD_MAX_MS, RELOAD_BASE_MS * 2 ** (count - 1));
+    writeReloads(count + 1);
+    stop("resync", reason);
+    onState("reloading", { delay });
+    setTimeout(() => location.reload(), delay);
+  }
+
   function stop(why, reason) {
     stopped = true;
     clearTimeout(retryTimer);
     onState("stopped", { why, reason });
     onStop(why, reason);
+  }
+
+  function readReloads() {
+    try {
+      return Number.parseInt(sessionStorage.getItem(RELOADS_KEY) || "0", 10) || 0;
+    } catch (error) {
+      return 0; // storage disabled: no memory across reloads, the first delay applies.
+    }
+  }
+
+  function writeReloads(count) {
+    try {
+      sessionStorage.setItem(RELOADS_KEY, String(count));
+    } catch (error) {
+      console.warn("live: cannot remember reloads", error);
+    }
+  }
+
+  function forgetReloads() {
+    try {
+      sessionStorage.removeItem(RELOADS_KEY);
+    } catch (error) {
+      // storage disabled: nothing remembered.
+    }
   }
 
   document.addEventListener("visibilitychange", () => {
