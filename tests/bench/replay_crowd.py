@@ -28,7 +28,11 @@ from tests.bench import database
 
 CTX = multiprocessing.get_context("spawn")
 DATABASE = "realtime_bench_replay"
-ORIGIN = websockets.Origin("http://127.0.0.1")
+
+
+def _origin(url: str) -> websockets.Origin:
+    """The page's own origin: the socket's scheme, host and port, as the server requires."""
+    return websockets.Origin("http://" + urllib.parse.urlsplit(url).netloc)
 
 
 def _setup(url: str, events: int) -> dict[str, Any]:
@@ -59,7 +63,7 @@ async def _replay(url: str, cookie: str, expected: int, deadline: float) -> tupl
     got = 0
     try:
         async with connect(
-            url, origin=ORIGIN, additional_headers={"Cookie": cookie}, max_size=None
+            url, origin=_origin(url), additional_headers={"Cookie": cookie}, max_size=None
         ) as socket:
             while got < expected and time.time() < deadline:
                 await asyncio.wait_for(socket.recv(), max(0.1, deadline - time.time()))
@@ -72,7 +76,7 @@ async def _replay(url: str, cookie: str, expected: int, deadline: float) -> tupl
 async def _probe(url: str, cookie: str) -> float | None:
     started = time.monotonic()
     try:
-        async with connect(url, origin=ORIGIN, additional_headers={"Cookie": cookie}, open_timeout=10):
+        async with connect(url, origin=_origin(url), additional_headers={"Cookie": cookie}, open_timeout=10):
             return time.monotonic() - started
     except (TimeoutError, websockets.exceptions.WebSocketException, OSError):
         return None
