@@ -224,8 +224,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.outbox.push(event.frame)
 
     def abort(self, reason: str) -> None:
-        """Close resumably (1011) after a delivery failed; the page resumes from its cursor."""
-        self.outbox.fail(Close(Code.INTERNAL_ERROR, reason))
+        """Close resumably (4500) after a delivery failed; the page resumes from its cursor."""
+        self.outbox.fail(Close(Code.DELIVERY_FAILED, reason))
 
     def revoke(self, close: Close) -> None:
         """Close after a check that ran outside ``decide`` found that access has ended."""
@@ -247,13 +247,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._close_soon(close)
 
     def _delivery_ended(self, task: asyncio.Task[None]) -> None:
-        """A replay or writer that failed closes the socket resumably (1011) instead of going quiet."""
+        """A replay or writer that failed closes the socket resumably (4500) instead of going quiet."""
         if task.cancelled() or task.exception() is None:
             return
         logger.error("socket %s: delivery failed", self._label(), exc_info=task.exception())
         if self.state is not State.CLOSED:
             self.state = State.CLOSING
-            self._close_soon(Close(Code.INTERNAL_ERROR, "delivery failed; resume from your last cursor"))
+            self._close_soon(Close(Code.DELIVERY_FAILED, "delivery failed; resume from your last cursor"))
 
     def _close_soon(self, close: Close) -> None:
         self.closer = asyncio.create_task(self._close_now(close), name="socket-close %s" % self.channel_name)
