@@ -28,7 +28,9 @@ def test_a_two_mib_event_is_delivered_or_stood_in_for_and_resumed_past(
         asyncio.run(_two_mib(running[0], people, room, command is servers.DAPHNE))
 
 
-async def _two_mib(server: servers.Server, people: dict[str, User], room: models.ChatRoom, daphne: bool) -> None:
+async def _two_mib(
+    server: servers.Server, people: dict[str, User], room: models.ChatRoom, daphne: bool
+) -> None:
     cookie = await database_sync_to_async(session_cookie)(people["member"])
     before = await sync(page_cursor)()
     live = Page(server.ws, "/ws/room/%d" % room.id, cookie, before)
