@@ -27,6 +27,7 @@ from listener import (
     delivery,
     events,
     exceptions,
+    expiry,
     handshake,
     metrics,
     presence,
@@ -48,6 +49,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # receive queue, so the consumer asks Channels for no layer: that saves a task and a queue per
     # socket. An alias with no configuration makes `get_channel_layer` return None.
     channel_layer_alias = "realtime-direct-delivery"
+    access_since: int | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -62,6 +64,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.last_event_id: int | None = None
         self.task: asyncio.Task[None] | None = None
         self.closer: asyncio.Task[None] | None = None
+        self.expiry = expiry.SessionExpiry(self)
 
     # Subclass API -------------------------------------------------------------------------
 
@@ -70,7 +73,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         raise NotImplementedError
 
     def authorize(self) -> Close | None:
-        """Check access in the current transaction; keep what `decide` needs on ``self``."""
+        """Check access in the current transaction; keep what `decide` needs on ``self``, and
+        in ``access_since`` the grant's xid8 (a cursor that does not see it must resync)."""
         raise NotImplementedError
 
     def decide(self, event: events.LogEvent) -> Decision:
@@ -114,17 +118,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except exceptions.InvalidCursor as exc:
             await self._refuse(Close(Code.BAD_CURSOR, str(exc)))
             return
-        try:
-            await service.ready()
-        except exceptions.ListenerUnavailable:
-            await self._refuse(Close(Code.UNAVAILABLE, "real-time service unavailable, retry"))
-            return
-        if handshake.over_cap(user_id):
-            await self._refuse(Close(Code.TOO_MANY_SOCKETS, "too many open sockets"))
+        refusal = await handshake.unready(user_id)
+        if refusal is not None:
+            await self._refuse(refusal)
             return
         self._join()
         try:
-            refusal, until, pruned_below = await database_sync_to_async(replay.resume_point)(self.authorize)
+            refusal, until, pruned_below = await database_sync_to_async(replay.resume_point)(
+                self.expiry.reading(self.authorize)
+            )
         except db.DatabaseError:
             # Postgres went away between the listener's check and ours: leave the groups, 4503.
             logger.warning("socket %s: database unavailable", self._label())
@@ -139,14 +141,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         metrics.SOCKETS_OPENED.labels(self.topic_kind).inc()
-        if cursor is not None and cursor.snapshot.xmin < pruned_below:
-            await self.send(
-                text_data=events.frame(
-                    "resync_required", {"reason": "cursor is older than the retained event log"}
-                )
-            )
-            await self._close_now(Close(Code.RESYNC_REQUIRED, "cursor expired"))
+        resync = replay.resync_reason(cursor, pruned_below, self.access_since)
+        if resync is not None:
+            await self.send(text_data=events.frame("resync_required", {"reason": resync}))
+            await self._close_now(Close(Code.RESYNC_REQUIRED, resync))
             return
+        self.expiry.arm()
         logger.info("socket open %s resume=%s", self._label(), cursor is not None)
         if self.state is State.CONNECTING:
             self.state = State.REPLAYING
@@ -181,6 +181,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.state = State.CLOSED
         self._detach()
         self.outbox.stop()
+        self.expiry.cancel()
         for task in (self.task, self.closer):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()

@@ -87,6 +87,23 @@ def resume_point(
     return refusal, cursors.Snapshot.parse(until), int(pruned_below)
 
 
+def resync_reason(cursor: cursors.Cursor | None, pruned_below: int, access_since: int | None) -> str | None:
+    """Why a page resuming from ``cursor`` must reload its data instead, or None.
+
+    Either the log no longer holds all it missed, or the cursor was taken before the subscriber
+    got the access it now has (``access_since``, from ``authorize``): a cursor is not bound to a
+    user, topic or time, and history from before the grant is not theirs to see. A snapshot at
+    the grant's commit does not exist to resume from, so the page renders afresh.
+    """
+    if cursor is None:
+        return None
+    if cursor.snapshot.xmin < pruned_below:
+        return "cursor is older than the retained event log"
+    if access_since is not None and not cursor.snapshot.sees(access_since):
+        return "cursor is older than this subscriber's access"
+    return None
+
+
 async def current_snapshot() -> cursors.Snapshot:
     """The database's snapshot now: the end of a replay that a live tail continues."""
     return await _current_snapshot()
