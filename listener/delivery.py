@@ -50,6 +50,9 @@ async def send_frame(send: Send, frame: str, label: str) -> None:
         if len(frame) < LARGE_FRAME:
             raise
         stand_in, event_id = too_large(frame)
+        # Sent before logging: if it fails too, the connection is gone and the writer's failure
+        # is what gets reported.
+        await send({"type": "websocket.send", "text": stand_in})
         logger.error(
             "socket %s: event %s (%d characters) could not be sent (%s: %s); sent %s instead",
             label,
@@ -59,7 +62,6 @@ async def send_frame(send: Send, frame: str, label: str) -> None:
             exc,
             TOO_LARGE,
         )
-        await send({"type": "websocket.send", "text": stand_in})
 
 
 def too_large(frame: str) -> tuple[str, int | None]:

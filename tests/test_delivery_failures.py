@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import websockets
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
@@ -67,3 +68,30 @@ async def _two_mib(
     await past.open()
     assert (await past.receive(timeout=20))["kwargs"]["message"] == "after the big one"
     await past.drop()
+
+
+def test_an_event_its_consumer_cannot_handle_closes_with_4500_under_daphne(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
+    """Daphne (autobahn) refuses to send 1011, which left such a socket open and silent."""
+    with servers.daphne(1) as running:
+        asyncio.run(_unhandled(running[0], people, room))
+
+
+async def _unhandled(server: servers.Server, people: dict[str, User], room: models.ChatRoom) -> None:
+    cookie = await database_sync_to_async(session_cookie)(people["member"])
+    page = Page(server.ws, "/ws/room/%d" % room.id, cookie, await sync(page_cursor)())
+    await page.open()
+    # A membership event without the user it is about: the room consumer's handler fails on it.
+    await get_channel_layer().group_send(
+        "room_%d" % room.id, {"type": "did_alter_membership", "action": "join"}
+    )
+    with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+        await page.receive(timeout=20)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4500
+    # The page resumes from its cursor; the replay skips the event instead of failing again.
+    page.socket = None
+    await page.open()
+    await models_write(room, people["owner"].id, "after the broken one")
+    assert (await page.receive(timeout=20))["kwargs"]["message"] == "after the broken one"
+    await page.drop()
