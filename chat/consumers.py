@@ -67,10 +67,12 @@ class RoomConsumer(RealtimeConsumer):
     def on_room_changed(self, event: events.LogEvent) -> Decision:
         if self.state is State.REPLAYING:
             return Verdict.SKIP
-        self.room_access.owner_id = int(event.kwargs["owner"])
+        # Events of one listener step come in xid order, not commit order: of two changes of
+        # owner, the one read last may have committed first. Losing ownership counts at once;
+        # gaining it waits for the room's row, which says who owns the room now.
+        if int(event.kwargs["owner"]) != self.user_id:
+            self.room_access.owner_id = int(event.kwargs["owner"])
         if self.state is State.LIVE:
-            # Events of one listener step come in xid order, not commit order: the row says who
-            # owns the room now, whatever order two changes of owner arrived in.
             recheck = asyncio.get_running_loop().create_task(
                 self._recheck(), name="room-access %s" % self.topic
             )

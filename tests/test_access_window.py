@@ -90,6 +90,38 @@ async def test_owner_changes_replayed_in_xid_order_do_not_make_a_member_owner(pe
     await socket.disconnect()
 
 
+async def test_owner_changes_arriving_live_in_xid_order_do_not_make_a_member_owner(settings, people, room):
+    """As above, live: both changes reach the socket in one listener step, in xid order.
+
+    The listener polls every 1.5 s and the writers do not NOTIFY, so the two commits, a few
+    milliseconds apart, land in one step. Mo's socket must follow the room's row (Oscar owns it),
+    not the last change of owner in xid order.
+    """
+    settings.REALTIME_NOTIFY = "off"
+    settings.REALTIME_QUIET_POLL_INTERVAL = 1.5
+    mo, _, _ = await connect("/ws/room/%d" % room.id, people["member"])
+    url = servers.database_url()
+    async with (
+        await psycopg.AsyncConnection.connect(url) as first,
+        await psycopg.AsyncConnection.connect(url, autocommit=True) as second,
+    ):
+        for conn in (first, second):
+            await conn.execute("SET realtime.notify = 'off'")
+        await first.execute("SELECT pg_current_xact_id()")
+        await second.execute(
+            "UPDATE chat_chatroom SET owner_id = %s WHERE id = %s", (people["member"].id, room.id)
+        )
+        await first.execute(
+            "UPDATE chat_chatroom SET owner_id = %s WHERE id = %s", (people["other"].id, room.id)
+        )
+        await first.commit()
+    await sync(models.ChatRoomJoinRequest.objects.create)(user=people["outsider"], room=room)
+    await sync(models.ChatMessage.objects.create)(room=room, sender=people["member"], message="after")
+    (frame,) = await frames(mo, 1)
+    assert frame["kwargs"]["message"] == "after"  # no did_alter_join_request before it
+    await mo.disconnect()
+
+
 async def until_passed(moment: datetime.datetime) -> None:
     while timezone.now() <= moment:
         await asyncio.sleep(0.05)
