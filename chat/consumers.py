@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 import listener
 from chat import access, topics
 from listener import events
-from listener.consumer import Close, Code, Decision, RealtimeConsumer, Verdict
+from listener.consumer import Close, Code, Decision, RealtimeConsumer, State, Verdict
+
+# Access re-reads in flight; kept so that they are not collected while they run.
+_RECHECKS: set[asyncio.Task[None]] = set()
 
 
 class RoomConsumer(RealtimeConsumer):
@@ -29,6 +35,7 @@ class RoomConsumer(RealtimeConsumer):
         if not found.may_subscribe:
             return Close(Code.FORBIDDEN, "not a member of this room")
         self.room_access = found
+        self.access_since = found.since
         return None
 
     def on_chat_message_created(self, event: events.LogEvent) -> Decision:
@@ -46,18 +53,45 @@ class RoomConsumer(RealtimeConsumer):
     def on_did_alter_presence(self, event: events.LogEvent) -> Decision:
         return Verdict.SEND
 
+    # Access was read at the end of a replay, and `access_since` guarantees it held throughout
+    # the history replayed: history is decided with that access and never changes it. (Applying
+    # history's changes would apply them in xid order, which is not commit order: an owner
+    # change that committed first but has the higher xid would win.)
+
     def on_did_alter_membership(self, event: events.LogEvent) -> Decision:
-        if event.kwargs["user"]["id"] == str(self.user_id):
+        if event.kwargs["user"]["id"] == str(self.user_id) and self.state is not State.REPLAYING:
             self.room_access.is_member = event.kwargs["action"] == "join"
             if not self.room_access.may_subscribe:
                 return Close(Code.FORBIDDEN, "removed from this room", send_first=True)
         return Verdict.SEND
 
     def on_room_changed(self, event: events.LogEvent) -> Decision:
-        self.room_access.owner_id = int(event.kwargs["owner"])
+        if self.state is State.REPLAYING:
+            return Verdict.SKIP
+        # Events of one listener step come in xid order, not commit order: of two changes of
+        # owner, the one read last may have committed first. Losing ownership counts at once;
+        # gaining it waits for the room's row, which says who owns the room now.
+        if int(event.kwargs["owner"]) != self.user_id:
+            self.room_access.owner_id = int(event.kwargs["owner"])
+        if self.state is State.LIVE:
+            recheck = asyncio.get_running_loop().create_task(
+                self._recheck(), name="room-access %s" % self.topic
+            )
+            _RECHECKS.add(recheck)
+            recheck.add_done_callback(_RECHECKS.discard)
         if not self.room_access.may_subscribe:
             return Close(Code.FORBIDDEN, "no longer a member of this room")
         return Verdict.SKIP
+
+    async def _recheck(self) -> None:
+        assert self.user_id is not None
+        found = await database_sync_to_async(access.RoomAccess.load)(self.user_id, self.room_id)
+        if found is None:
+            self.revoke(Close(Code.NOT_FOUND, "room deleted"))
+        elif not found.may_subscribe:
+            self.revoke(Close(Code.FORBIDDEN, "no longer a member of this room"))
+        else:
+            self.room_access = found
 
     def on_room_deleted(self, event: events.LogEvent) -> Decision:
         return Close(Code.NOT_FOUND, "room deleted")

@@ -113,9 +113,22 @@ class ChatRoom(models.Model):
         through="ChatRoomMembership",
     )
     created = models.DateTimeField(db_default=functions.Now())
+    # The transaction that made the current owner the owner (creation or the last change of
+    # owner): a replay to the owner never reaches back before it (consumers, `access_since`).
+    owner_since = listener.Xid8Field(editable=False, db_default=listener.current_xact_id())
 
     class Meta:
         triggers = [
+            # A change of owner, by any write path, stamps the new owner's grant.
+            pgtrigger.Trigger(
+                name="stamp_owner_since",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__owner__df=pgtrigger.F("new__owner")),
+                func=pgtrigger.Func(  # type: ignore[no-untyped-call]
+                    "NEW.{columns.owner_since} := pg_current_xact_id(); RETURN NEW;"
+                ),
+            ),
             # Pages on this room's topic must close when it goes or its owner changes.
             listener.Publish(
                 name="emit_room_deleted",
@@ -168,6 +181,9 @@ class ChatRoomMembership(models.Model):
     chatroom = models.ForeignKey(ChatRoom, on_delete=models.CASCADE)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     joined = models.DateTimeField(db_default=functions.Now())
+    # The transaction that granted the membership: a replay to this member never reaches back
+    # before it (consumers, `access_since`).
+    granted = listener.Xid8Field(editable=False, db_default=listener.current_xact_id())
 
     class Meta:
         db_table = "chat_chatroom_member_set"

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from listener.asgi import with_listener
     from listener.consumer import Close, Code, Decision, RealtimeConsumer, Verdict
     from listener.events import LogEvent
+    from listener.fields import Xid8Field, current_xact_id
     from listener.layer import PostgresChannelLayer
     from listener.pages import consistent_read
     from listener.presence import Presence, online
@@ -37,8 +38,10 @@ __all__ = [
     "RealtimeConsumer",
     "Topic",
     "Verdict",
+    "Xid8Field",
     "changed",
     "consistent_read",
+    "current_xact_id",
     "online",
     "with_listener",
 ]
@@ -51,6 +54,8 @@ _WHERE = {
     "RealtimeConsumer": ("listener.consumer", "RealtimeConsumer"),
     "Verdict": ("listener.consumer", "Verdict"),
     "LogEvent": ("listener.events", "LogEvent"),
+    "Xid8Field": ("listener.fields", "Xid8Field"),
+    "current_xact_id": ("listener.fields", "current_xact_id"),
     "PostgresChannelLayer": ("listener.layer", "PostgresChannelLayer"),
     "consistent_read": ("listener.pages", "consistent_read"),
     "Presence": ("listener.presence", "Presence"),

@@ -27,6 +27,7 @@ from listener import (
     delivery,
     events,
     exceptions,
+    expiry,
     handshake,
     metrics,
     presence,
@@ -49,6 +50,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # receive queue, so the consumer asks Channels for no layer: that saves a task and a queue per
     # socket. An alias with no configuration makes `get_channel_layer` return None.
     channel_layer_alias = "realtime-direct-delivery"
+    access_since: int | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -63,6 +65,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.last_event_id: int | None = None
         self.task: asyncio.Task[None] | None = None
         self.closer: asyncio.Task[None] | None = None
+        self.expiry = expiry.SessionExpiry(self)
 
     # Subclass API -------------------------------------------------------------------------
 
@@ -71,7 +74,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         raise NotImplementedError
 
     def authorize(self) -> Close | None:
-        """Check access in the current transaction; keep what `decide` needs on ``self``."""
+        """Check access in the current transaction; keep what `decide` needs on ``self``, and
+        in ``access_since`` the grant's xid8 (a cursor that does not see it must resync)."""
         raise NotImplementedError
 
     def decide(self, event: events.LogEvent) -> Decision:
@@ -115,17 +119,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except exceptions.InvalidCursor as exc:
             await self._refuse(Close(Code.BAD_CURSOR, str(exc)))
             return
-        try:
-            await service.ready()
-        except exceptions.ListenerUnavailable:
-            await self._refuse(Close(Code.UNAVAILABLE, "real-time service unavailable, retry"))
-            return
-        if handshake.over_cap(user_id):
-            await self._refuse(Close(Code.TOO_MANY_SOCKETS, "too many open sockets"))
+        refusal = await handshake.unready(user_id)
+        if refusal is not None:
+            await self._refuse(refusal)
             return
         self._join()
         try:
-            refusal, until, pruned_below = await database_sync_to_async(replay.resume_point)(self.authorize)
+            refusal, until, pruned_below = await database_sync_to_async(replay.resume_point)(
+                self.expiry.reading(self.authorize)
+            )
         except db.DatabaseError:
             # Postgres went away between the listener's check and ours: leave the groups, 4503.
             logger.warning("socket %s: database unavailable", self._label())
@@ -142,6 +144,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         metrics.SOCKETS_OPENED.labels(self.topic_kind).inc()
         if cursor is not None and await retention.resync_if_missed(self, cursor, pruned_below):
             return
+        self.expiry.arm()
         logger.info("socket open %s resume=%s", self._label(), cursor is not None)
         if self.state is State.CONNECTING:
             self.state = State.REPLAYING
@@ -176,6 +179,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.state = State.CLOSED
         self._detach()
         self.outbox.stop()
+        self.expiry.cancel()
         for task in (self.task, self.closer):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -219,8 +223,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.outbox.push(event.frame)
 
     def abort(self, reason: str) -> None:
-        """Close resumably (1011) after a delivery failed; the page resumes from its cursor."""
-        self.outbox.fail(Close(Code.INTERNAL_ERROR, reason))
+        """Close resumably (4500) after a delivery failed; the page resumes from its cursor."""
+        self.outbox.fail(Close(Code.DELIVERY_FAILED, reason))
 
     def revoke(self, close: Close) -> None:
         """Close after a check that ran outside ``decide`` found that access has ended."""
@@ -242,13 +246,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._close_soon(close)
 
     def _delivery_ended(self, task: asyncio.Task[None]) -> None:
-        """A replay or writer that failed closes the socket resumably (1011) instead of going quiet."""
+        """A replay or writer that failed closes the socket resumably (4500) instead of going quiet."""
         if task.cancelled() or task.exception() is None:
             return
         logger.error("socket %s: delivery failed", self._label(), exc_info=task.exception())
         if self.state is not State.CLOSED:
             self.state = State.CLOSING
-            self._close_soon(Close(Code.INTERNAL_ERROR, "delivery failed; resume from your last cursor"))
+            self._close_soon(Close(Code.DELIVERY_FAILED, "delivery failed; resume from your last cursor"))
 
     def _close_soon(self, close: Close) -> None:
         self.closer = asyncio.create_task(self.close_with(close), name="socket-close %s" % self.channel_name)

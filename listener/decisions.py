@@ -17,7 +17,9 @@ class Code(enum.IntEnum):
     TOO_MANY_SOCKETS = 4429
     # Resumable: reconnect with the cursor of the last frame handled.
     TOO_SLOW = 4008
-    INTERNAL_ERROR = 1011
+    # A delivery failed on the server (an event a consumer could not handle); 1011 is not a
+    # code every server lets an application send (daphne's autobahn allows 1000 and 3000-4999).
+    DELIVERY_FAILED = 4500
     UNAVAILABLE = 4503
     # Not resumable: the cursor is older than the log; reload the page's data.
     RESYNC_REQUIRED = 4410

@@ -18,10 +18,11 @@ import asyncio
 import collections
 import collections.abc
 import functools
+import json
 import logging
 from typing import Any
 
-from listener import conf, decisions, events, metrics
+from listener import conf, cursors, decisions, events, exceptions, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,54 @@ Send = collections.abc.Callable[[dict[str, Any]], collections.abc.Awaitable[None
 # A replay reads its next page only when the transport holds less than this for the page.
 TRANSPORT_LOW_WATER = 256 * 1024
 _DRAIN_POLL = 0.02
+# A frame at least this long whose send fails is taken to be over the server's message limit
+# (daphne's is 1 MiB by default); a shorter one failing means the connection is gone.
+LARGE_FRAME = 64 * 1024
+TOO_LARGE = "event_too_large"
+
+
+async def send_frame(send: Send, frame: str, label: str) -> None:
+    """Send one frame; one the server refuses for its size becomes a small ``event_too_large``.
+
+    The stand-in carries the refused frame's own cursor, so a page that resumes after it does not
+    ask for the same event again (resuming from before it would fail the same way forever); the
+    page reloads its data instead (README, "Close codes").
+    """
+    try:
+        await send({"type": "websocket.send", "text": frame})
+    except Exception as exc:
+        if len(frame) < LARGE_FRAME:
+            raise
+        stand_in, event_id = too_large(frame)
+        # Sent before logging: if it fails too, the connection is gone and the writer's failure
+        # is what gets reported.
+        await send({"type": "websocket.send", "text": stand_in})
+        logger.error(
+            "socket %s: event %s (%d characters) could not be sent (%s: %s); sent %s instead",
+            label,
+            event_id,
+            len(frame),
+            type(exc).__name__,
+            exc,
+            TOO_LARGE,
+        )
+
+
+def too_large(frame: str) -> tuple[str, int | None]:
+    """The stand-in for a frame too large to send, and the log id of its event (if it has one)."""
+    parsed = json.loads(frame)
+    kwargs = parsed.get("kwargs")
+    payload_id = kwargs.get("id") if isinstance(kwargs, dict) else None
+    cursor = parsed.get("cursor") or ""
+    event_id = None
+    try:
+        # A frame's cursor marks its own event as the first partly delivered one.
+        partial = cursors.Cursor.decode(cursor).partial if cursor else {}
+        event_id = partial[min(partial)] if partial else None
+    except exceptions.InvalidCursor:
+        pass
+    body = {"type": parsed.get("type"), "id": payload_id, "size": len(frame.encode())}
+    return events.frame(TOO_LARGE, body, cursor), event_id
 
 
 def transport_backlog(send: Send) -> int | None:
@@ -161,7 +210,7 @@ class Outbox:
             sent = 0
             while self.frames:
                 frame = self.frames.popleft()
-                await send({"type": "websocket.send", "text": frame})
+                await send_frame(send, frame, self.label)
                 sent += 1
                 self._bytes_sent += len(frame)
             self._frames_sent += sent
@@ -175,7 +224,7 @@ class Outbox:
         """Hand replayed frames to the transport, then wait until it has room for more."""
         self.send = send
         for frame in frames:
-            await send({"type": "websocket.send", "text": frame})
+            await send_frame(send, frame, self.label)
             self._bytes_sent += len(frame)
         self._frames_sent += len(frames)
         metrics.FRAMES_SENT.inc(len(frames))

@@ -30,3 +30,12 @@ class Xid8Field(_Field):
     def get_prep_value(self, value: Any) -> str | None:
         # xid8 has no cast from bigint; its text form is accepted everywhere.
         return None if value is None else str(value)
+
+
+def current_xact_id() -> models.Func:
+    """``pg_current_xact_id()``: as a ``db_default``, the xid8 of the transaction that inserts a row.
+
+    A subscriber's access grant stamped this way tells a replay since when it has had access
+    (``RealtimeConsumer.access_since``).
+    """
+    return models.Func(function="pg_current_xact_id", output_field=Xid8Field())

@@ -10,7 +10,7 @@ import collections.abc
 import urllib.parse
 from typing import Any
 
-from listener import conf, cursors, decisions, layer, origin, service, topics
+from listener import conf, cursors, decisions, exceptions, layer, origin, service, topics
 
 Scope = collections.abc.Mapping[str, Any]
 
@@ -32,6 +32,17 @@ def cursor(scope: Scope) -> cursors.Cursor | None:
     if not values or not values[0]:
         return None
     return cursors.Cursor.decode(values[0])
+
+
+async def unready(user_id: int) -> decisions.Close | None:
+    """Why a logged-in user's socket cannot be served now: no listener, or their cap is full."""
+    try:
+        await service.ready()
+    except exceptions.ListenerUnavailable:
+        return decisions.Close(decisions.Code.UNAVAILABLE, "real-time service unavailable, retry")
+    if over_cap(user_id):
+        return decisions.Close(decisions.Code.TOO_MANY_SOCKETS, "too many open sockets")
+    return None
 
 
 def groups(scope: Scope, topic: str, user_id: int) -> list[str]:

@@ -98,6 +98,8 @@ class Resumable(typing.Protocol):
     """A socket that can be told to reload: the consumer."""
 
     topic: str
+    # The xid8 of the grant that gave the subscriber its current access (``authorize``), if known.
+    access_since: int | None
 
     async def send(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None: ...
 
@@ -105,8 +107,15 @@ class Resumable(typing.Protocol):
 
 
 async def resync_if_missed(socket: Resumable, cursor: cursors.Cursor, legacy_below: int) -> bool:
-    """Send `resync_required` and close 4410 if the cursor may have missed a pruned event."""
-    reason = await resync_reason(cursor, [socket.topic], legacy_below)
+    """Send `resync_required` and close 4410 if the cursor may have missed a pruned event, or
+    predates the subscriber's access: a cursor is bound to no user, topic or time, and history
+    from before the grant is not theirs to see (no snapshot at the grant's commit exists to
+    resume from, so the page renders afresh)."""
+    reason: str | None = None
+    if socket.access_since is not None and not cursor.snapshot.sees(socket.access_since):
+        reason = "cursor is older than this subscriber's access"
+    if reason is None:
+        reason = await resync_reason(cursor, [socket.topic], legacy_below)
     if reason is None:
         return False
     await socket.send(text_data=events.frame("resync_required", {"reason": reason}))

@@ -130,6 +130,8 @@ _TASKS: set[asyncio.Task[None]] = set()
 # whether a cycled session means the next check adopts the user's current hash.
 _KNOWN_HASH = "_realtime_session_hash"
 _ADOPT_HASH = "_realtime_adopt_hash"
+# The topic of the session key a socket followed after a cycle (listener.expiry reads its expiry).
+FOLLOWED_SESSION = "_realtime_followed_session"
 
 
 def _follow(socket: consumer_module.RealtimeConsumer, successor: str) -> None:
@@ -141,6 +143,7 @@ def _follow(socket: consumer_module.RealtimeConsumer, successor: str) -> None:
 
     service.channel_layer().join(successor, socket.channel_name)
     setattr(socket, _ADOPT_HASH, True)
+    setattr(socket, FOLLOWED_SESSION, successor)
 
 
 async def _check_password(socket: consumer_module.RealtimeConsumer) -> None:

@@ -10,7 +10,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 # Close codes after which a page reconnects with its cursor.
-RESUMABLE = {1001, 1006, 1011, 1012, 4008, 4503}
+RESUMABLE = {1001, 1006, 1011, 1012, 4008, 4500, 4503}
 
 
 class Page:

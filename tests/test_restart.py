@@ -31,7 +31,7 @@ from tests import servers
 MESSAGES = 80
 RESTART_AFTER = 25
 # Codes after which a page reconnects from its last cursor; 1006: the connection just dropped.
-RESUMABLE = {Code.TOO_SLOW, Code.UNAVAILABLE, 1006, 1011, 1012}
+RESUMABLE = {Code.TOO_SLOW, Code.UNAVAILABLE, Code.DELIVERY_FAILED, 1006, 1011, 1012}
 
 SETUP = """
 import json

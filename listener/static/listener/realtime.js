@@ -19,6 +19,7 @@ const FORBIDDEN = 4403;
 const NOT_FOUND = 4404;
 const BAD_CURSOR = 4400;
 const RESYNC_REQUIRED = 4410;
+// 4500 (delivery failed on the server) and 4008/4503 are resumable: retried like any other code.
 
 /**
  * Subscribe to `path` (e.g. "/ws/room/3") from `cursor` (the page's data-cursor).
@@ -79,6 +80,13 @@ export function subscribe({ path, cursor, handlers, onState = () => {}, onStop =
     }
     if (frame.type === "resync_required") {
       reloadSoon(frame.kwargs && frame.kwargs.reason);
+      return;
+    }
+    if (frame.type === "event_too_large" && !handlers.event_too_large) {
+      // An event the server could not send (over its message limit): the page's data misses
+      // it, so a fresh render shows it; resuming from before it would only get this again.
+      stop("resync", "an event was too large to send");
+      location.reload();
       return;
     }
     const handler = handlers[frame.type];
