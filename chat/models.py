@@ -17,74 +17,7 @@ from django.db import models
 from django.db.models import functions
 
 import listener
-from chat import topics
-
-
-def message_payload() -> listener.Payload:
-    """What a page shows of a message: ids as strings, the sender's username through the FK."""
-    return {
-        "id": "id",
-        "room": "room",
-        "sender": {"id": "sender", "username": "sender.username"},
-        "posted": "posted",
-        "message": "message",
-    }
-
-
-def membership_payload(action: str) -> listener.Payload:
-    return {
-        "action": listener.Const(action),
-        "room": "chatroom",
-        "user": {"id": "user", "username": "user.username"},
-    }
-
-
-# The home page's rooms: a room appears, is renamed or goes on its owner's and members' user topics.
-HOME_EVENT = "did_alter_room"
-MEMBERS_HOME = topics.USER.via("chatroommembership", "user")
-
-
-def home_room_payload(action: str, join_code: bool = False) -> listener.Payload:
-    """What the home page lists of a room; the join code only on create, which goes to the owner."""
-    room: listener.Payload = {"id": "id", "title": "title"}
-    if join_code:
-        room = {**room, "join_code": "join_code"}
-    return {"action": listener.Const(action), "room": room, "owner": "owner"}
-
-
-def home_membership_payload(action: str) -> listener.Payload:
-    return {
-        "action": listener.Const(action),
-        "room": {"id": "chatroom", "title": "chatroom.title"},
-        "owner": "chatroom.owner",
-    }
-
-
-# The owner sees requests on the room topic, the requester on their user topic.
-JOIN_REQUEST_TOPICS = [topics.ROOM.of("room"), topics.USER.of("user")]
-
-
-def decided(status: str) -> pgtrigger.Condition:
-    """A request's status became ``status`` (admitted or denied), by any write path."""
-    return pgtrigger.Q(old__status__df=pgtrigger.F("new__status"), new__status=status)
-
-
-def join_request_payload(action: str) -> listener.Payload:
-    """The room it is for and, on create only, who asks (null otherwise)."""
-    requester = {
-        "id": "user",
-        "username": "user.username",
-        "first_name": "user.first_name",
-        "last_name": "user.last_name",
-    }
-    return {
-        "id": "id",
-        "action": listener.Const(action),
-        "status": "status",
-        "user": "user",
-        "room": {"id": "room", "title": "room.title"},
-        "requesting_user": requester if action == "create" else None,
-    }
+from chat import payloads, topics
 
 
 def new_join_code() -> str:
@@ -150,24 +83,24 @@ class ChatRoom(models.Model):
             listener.Publish(
                 name="home_room_created",
                 operation=pgtrigger.Insert,
-                event=HOME_EVENT,
+                event=payloads.HOME_EVENT,
                 topics=[topics.USER.of("owner")],
-                payload=home_room_payload("create", join_code=True),
+                payload=payloads.home_room_payload("create", join_code=True),
             ),
             listener.Publish(
                 name="home_room_renamed",
                 operation=pgtrigger.Update,
                 condition=listener.changed("title"),
-                event=HOME_EVENT,
-                topics=[topics.USER.of("owner"), MEMBERS_HOME],
-                payload=home_room_payload("rename"),
+                event=payloads.HOME_EVENT,
+                topics=[topics.USER.of("owner"), payloads.MEMBERS_HOME],
+                payload=payloads.home_room_payload("rename"),
             ),
             listener.Publish(
                 name="home_room_deleted",
                 operation=pgtrigger.Delete,
-                event=HOME_EVENT,
-                topics=[topics.USER.of("owner"), MEMBERS_HOME],
-                payload=home_room_payload("delete"),
+                event=payloads.HOME_EVENT,
+                topics=[topics.USER.of("owner"), payloads.MEMBERS_HOME],
+                payload=payloads.home_room_payload("delete"),
             ),
         ]
 
@@ -194,29 +127,29 @@ class ChatRoomMembership(models.Model):
                 operation=pgtrigger.Insert,
                 event="did_alter_membership",
                 topics=[topics.ROOM.of("chatroom")],
-                payload=membership_payload("join"),
+                payload=payloads.membership_payload("join"),
             ),
             listener.Publish(
                 name="emit_membership_leave",
                 operation=pgtrigger.Delete,
                 event="did_alter_membership",
                 topics=[topics.ROOM.of("chatroom")],
-                payload=membership_payload("leave"),
+                payload=payloads.membership_payload("leave"),
             ),
             # The member's own home page gains or loses the room.
             listener.Publish(
                 name="home_membership_join",
                 operation=pgtrigger.Insert,
-                event=HOME_EVENT,
+                event=payloads.HOME_EVENT,
                 topics=[topics.USER.of("user")],
-                payload=home_membership_payload("join"),
+                payload=payloads.home_membership_payload("join"),
             ),
             listener.Publish(
                 name="home_membership_leave",
                 operation=pgtrigger.Delete,
-                event=HOME_EVENT,
+                event=payloads.HOME_EVENT,
                 topics=[topics.USER.of("user")],
-                payload=home_membership_payload("leave"),
+                payload=payloads.home_membership_payload("leave"),
             ),
         ]
 
@@ -240,7 +173,7 @@ class ChatMessage(models.Model):
                 operation=pgtrigger.Insert,
                 event="chat_message_created",
                 topics=[topics.ROOM.of("room")],
-                payload=message_payload(),
+                payload=payloads.message_payload(),
             ),
             listener.Publish(
                 name="emit_message_updated",
@@ -248,7 +181,7 @@ class ChatMessage(models.Model):
                 condition=listener.changed(),
                 event="chat_message_updated",
                 topics=[topics.ROOM.of("room")],
-                payload=message_payload(),
+                payload=payloads.message_payload(),
             ),
             listener.Publish(
                 name="emit_message_deleted",
@@ -300,32 +233,32 @@ class ChatRoomJoinRequest(models.Model):
                 name="emit_join_request_created",
                 operation=pgtrigger.Insert,
                 event="did_alter_join_request",
-                topics=JOIN_REQUEST_TOPICS,
-                payload=join_request_payload("create"),
+                topics=payloads.JOIN_REQUEST_TOPICS,
+                payload=payloads.join_request_payload("create"),
             ),
             listener.Publish(
                 name="emit_join_request_admitted",
                 operation=pgtrigger.Update,
-                condition=decided("admitted"),
+                condition=payloads.decided("admitted"),
                 event="did_alter_join_request",
-                topics=JOIN_REQUEST_TOPICS,
-                payload=join_request_payload("admit"),
+                topics=payloads.JOIN_REQUEST_TOPICS,
+                payload=payloads.join_request_payload("admit"),
             ),
             listener.Publish(
                 name="emit_join_request_denied",
                 operation=pgtrigger.Update,
-                condition=decided("denied"),
+                condition=payloads.decided("denied"),
                 event="did_alter_join_request",
-                topics=JOIN_REQUEST_TOPICS,
-                payload=join_request_payload("deny"),
+                topics=payloads.JOIN_REQUEST_TOPICS,
+                payload=payloads.join_request_payload("deny"),
             ),
             # Any path that deletes a request (admin, bulk, QuerySet.delete(), SQL) tells both sides.
             listener.Publish(
                 name="emit_join_request_deleted",
                 operation=pgtrigger.Delete,
                 event="did_alter_join_request",
-                topics=JOIN_REQUEST_TOPICS,
-                payload=join_request_payload("delete"),
+                topics=payloads.JOIN_REQUEST_TOPICS,
+                payload=payloads.join_request_payload("delete"),
             ),
             # Admission is a database rule, so the admin, update() and raw SQL all grant membership,
             # in the same transaction. Named to fire after the event above (triggers fire by name).
