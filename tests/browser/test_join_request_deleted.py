@@ -14,13 +14,14 @@ from tests.conftest import sync
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.parametrize("width", [375, 1280])
 async def test_deleted_join_request_leaves_both_pages(
-    people: Any, room: models.ChatRoom, server: Any, browser: Any
+    people: Any, room: models.ChatRoom, server: Any, browser: Any, width: int
 ) -> None:
-    owner = await logged_in(browser, server, "olivia")
+    owner = await logged_in(browser, server, "olivia", width=width)
     await owner.goto("/rooms/%d/" % room.id)
     await live(owner)
-    requester = await logged_in(browser, server, "otto")
+    requester = await logged_in(browser, server, "otto", width=width)
     await requester.get_by_label("Join code").fill(room.join_code)
     await requester.get_by_role("button", name="Ask to join").click()
     await expect(requester.locator(".flash")).to_contain_text("Asked to join Lobby")

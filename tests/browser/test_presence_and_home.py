@@ -8,7 +8,7 @@ from playwright.async_api import Browser, expect
 
 from chat import models
 from tests import servers
-from tests.browser.conftest import live, logged_in
+from tests.browser.conftest import SERVER_APP_NAME, live, logged_in
 from tests.conftest import sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -80,3 +80,31 @@ async def test_home_page_rooms_appear_change_and_go_live(
     await expect(owner.locator('#owned-rooms li[data-room="%d"]' % den.id)).to_have_count(0)
     for page in (owner, member):
         assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+async def test_presence_clears_when_the_other_server_process_dies(
+    people: dict[str, User], room: models.ChatRoom, _static_files: None, browser: Browser, width: int
+) -> None:
+    """The owner's page on one server sees the member, whose page is on another, leave when that
+    server is killed outright (short heartbeat and timeout, so the test takes seconds)."""
+    fast = {
+        "PGAPPNAME": SERVER_APP_NAME,
+        "REALTIME_PRESENCE_HEARTBEAT": "1",
+        "REALTIME_PRESENCE_TIMEOUT": "3",
+    }
+    with servers.daphne(2, extra_env=fast) as (first, second):
+        owner = await logged_in(browser, first, "olivia", width=width)
+        await owner.goto("/rooms/%d/" % room.id)
+        await live(owner)
+        member = await logged_in(browser, second, "mo", width=width)
+        await member.goto("/rooms/%d/" % room.id)
+        await live(member)
+        mo = owner.locator('#members li[data-user-id="%d"]' % people["member"].id)
+        await expect(mo).to_have_attribute("data-online", "true")
+
+        second.process.kill()
+        second.process.wait(10)
+        await expect(mo).not_to_have_attribute("data-online", "true", timeout=20_000)
+        me = owner.locator('#members li[data-user-id="%d"]' % people["owner"].id)
+        await expect(me).to_have_attribute("data-online", "true")
