@@ -39,11 +39,13 @@ DESIGNS = ("ours", "baseline")
 APPS = {
     "ours": "project.asgi:application",
     "ours_quiet": "project.asgi:application",
+    "ours_gc": "project.asgi:application",
     "baseline": "tests.bench.baseline.asgi:application",
 }
 SETTINGS = {
     "ours": "project.settings",
     "ours_quiet": "tests.bench.quiet_settings",
+    "ours_gc": "tests.bench.gc_settings",
     "baseline": "tests.bench.baseline.settings",
 }
 WARM_SOCKETS = 10
