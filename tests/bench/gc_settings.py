@@ -17,6 +17,8 @@ from typing import Any
 from project.settings import *  # noqa: F403
 
 _DUMP = os.environ.get("BENCH_GC_DUMP", "")
+if "BENCH_GC_FREEZE" in os.environ:
+    REALTIME_GC_FREEZE = os.environ["BENCH_GC_FREEZE"] == "1"
 
 
 def _dump(signum: int, frame: Any) -> None:
@@ -25,7 +27,7 @@ def _dump(signum: int, frame: Any) -> None:
     full_ms = (time.perf_counter() - started) * 1000
     counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
     young = sum(len(gc.get_objects(g)) for g in (0, 1))
-    body = {"full_ms": full_ms, "total": sum(counts.values()), "young": young, "frozen": gc.get_freeze_count(), "types": counts}
+    body = {"full_ms": full_ms, "total": sum(counts.values()) + gc.get_freeze_count(), "young": young, "frozen": gc.get_freeze_count(), "types": counts}
     with open(_DUMP, "w") as out:
         json.dump(body, out)
 
