@@ -103,8 +103,12 @@ def main() -> None:
     args = parser.parse_args()
     config = run.Config(
         argparse.Namespace(
-            quick=True, database_url=args.database_url, runs=1, subscribers=args.subscribers,
-            server=args.server, client_procs=2,
+            quick=True,
+            database_url=args.database_url,
+            runs=1,
+            subscribers=args.subscribers,
+            server=args.server,
+            client_procs=2,
         )
     )
     database.create_database(config.url)

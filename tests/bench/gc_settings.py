@@ -27,7 +27,13 @@ def _dump(signum: int, frame: Any) -> None:
     full_ms = (time.perf_counter() - started) * 1000
     counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
     young = sum(len(gc.get_objects(g)) for g in (0, 1))
-    body = {"full_ms": full_ms, "total": sum(counts.values()) + gc.get_freeze_count(), "young": young, "frozen": gc.get_freeze_count(), "types": counts}
+    body = {
+        "full_ms": full_ms,
+        "total": sum(counts.values()) + gc.get_freeze_count(),
+        "young": young,
+        "frozen": gc.get_freeze_count(),
+        "types": counts,
+    }
     with open(_DUMP, "w") as out:
         json.dump(body, out)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import urllib.request
 
-_SAMPLE = re.compile(r'^realtime_gc_(collections_total|pause_seconds_total)\{generation="(\d)"\} (\S+)$', re.M)
+_SAMPLE = re.compile(
+    r'^realtime_gc_(collections_total|pause_seconds_total)\{generation="(\d)"\} (\S+)$', re.M
+)
 
 Stats = dict[str, float]
 

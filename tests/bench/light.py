@@ -20,8 +20,10 @@ SUBSCRIBERS = 1000
 RATE = 2.0
 
 
-def stage(design: str, config: run.Config, fixtures: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """One server, ``SUBSCRIBERS`` sockets, ``RATE`` events/s for ``seconds``."""
+def stage(
+    design: str, config: run.Config, fixtures: dict[str, Any], seconds: float, rate: float = RATE
+) -> dict[str, Any]:
+    """One server, ``SUBSCRIBERS`` sockets, ``rate`` events/s for ``seconds``."""
     path = "/ws/room/%d" % fixtures["room_id"]
     with run.serving(design, config) as server:
         clients = _connect(server, path, fixtures)
@@ -31,7 +33,7 @@ def stage(design: str, config: run.Config, fixtures: dict[str, Any], seconds: fl
             run.fan_out_round(server, clients, writer, seq, clients.opened, 5, 5.0)  # warm-up
             before = gcmetrics.read(server.port) if design != "baseline" else None
             result = run.fan_out_round(
-                server, clients, writer, seq, clients.opened, int(RATE * seconds), RATE
+                server, clients, writer, seq, clients.opened, int(rate * seconds), rate
             )
             result["gc"] = gcmetrics.delta(before, gcmetrics.read(server.port) if before else None)
             result["rss_mb"] = server.rss() / 2**20
@@ -95,6 +97,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--designs", default="ours,baseline")
+    parser.add_argument("--rate", type=float, default=RATE)
     parser.add_argument("--rss", type=float, default=0.0, metavar="SECONDS")
     args = parser.parse_args()
     config = run.Config(
@@ -118,7 +121,7 @@ def main() -> None:
     results: dict[str, list[dict[str, Any]]] = {d: [] for d in designs}
     for number in range(args.runs):
         for design in designs if number % 2 == 0 else designs[::-1]:
-            results[design].append(stage(design, config, fixtures, args.seconds))
+            results[design].append(stage(design, config, fixtures, args.seconds, args.rate))
     for design, rounds in results.items():
         print(
             "%s (%s): p50 %.1f p99 %.1f max %.1f ms (medians of %d)"

@@ -8,7 +8,7 @@ from tests.bench import report
 
 
 def gc_cell(collections: report.Figure, pause: report.Figure) -> str:
-    """"n in t ms": collections of every generation and their total pause, medians."""
+    """Collections ("n in t ms"): collections of every generation and their total pause, medians."""
     if collections.median is None:
         return "n/a"
     return "%d in %.0f ms" % (collections.median, pause.median or 0.0)
@@ -51,7 +51,8 @@ def light_section(result: dict[str, Any], s: dict[str, Any] | None) -> list[str]
         " most here; GC: the server's collections during the round, all generations, and of those the"
         " full ones, read from its `/metrics`):" % (c.get("light_rate", 2), c.get("light_seconds", 30)),
         "",
-        "| design | p50 ms | p99 ms | max ms | frames lost | GC all | GC full (gen 2) | p99 ratio ours/baseline |"
+        "| design | p50 ms | p99 ms | max ms | frames lost | GC all | GC full (gen 2) |"
+        " p99 ratio ours/baseline |"
         " ours p99/p50 |",
         "| --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |",
     ]

@@ -347,7 +347,9 @@ def fan_out_stage(
             out["fixed"] = fan_out_round(
                 server, both, writer, seq, opened, int(FIXED_RATE * config.fixed_seconds), FIXED_RATE
             )
-            out["fixed"]["gc"] = gcmetrics.delta(gc_before, gcmetrics.read(server.port) if gc_before else None)
+            out["fixed"]["gc"] = gcmetrics.delta(
+                gc_before, gcmetrics.read(server.port) if gc_before else None
+            )
             sweep = []
             for target in config.targets if sweep_rates else []:
                 rate = target / opened
