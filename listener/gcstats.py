@@ -85,16 +85,20 @@ THAW_MIN = 64
 
 _freeze = False
 _pending: asyncio.TimerHandle | None = None
+_pending_loop: asyncio.AbstractEventLoop | None = None
 _open = 0
 _closed_since_thaw = 0
 
 
 def socket_opened() -> None:
     """A socket attached: freeze it with its batch, once the batch's handshakes are over."""
-    global _open, _pending
+    global _open, _pending, _pending_loop
     _open += 1
-    if _freeze and _pending is None:
-        _pending = asyncio.get_running_loop().call_later(FREEZE_DELAY, _freeze_batch)
+    loop = asyncio.get_running_loop()
+    # A timer of a loop that has ended since (tests run a loop each) never fires: start anew.
+    if _freeze and (_pending is None or _pending_loop is not loop):
+        _pending = loop.call_later(FREEZE_DELAY, _freeze_batch)
+        _pending_loop = loop
 
 
 def socket_closed() -> None:
