@@ -52,6 +52,13 @@ DEFAULTS: dict[str, Any] = {
     "REALTIME_PRESENCE": True,
     "REALTIME_PRESENCE_HEARTBEAT": 10.0,
     "REALTIME_PRESENCE_TIMEOUT": 30.0,
+    # The garbage collector, set when the listener starts (listener/gcstats.py). FREEZE: move
+    # what start-up created, and each batch of opened sockets, out of the collector's reach, so
+    # a full collection does not walk every open socket (the tail of a broadcast); closed
+    # sockets' cycles are collected once they reach a quarter of the open ones. THRESHOLDS: a
+    # tuple for gc.set_threshold, or None to keep Python's.
+    "REALTIME_GC_FREEZE": True,
+    "REALTIME_GC_THRESHOLDS": None,
     # Default age for `manage.py prune_events`.
     "REALTIME_RETENTION": "7d",
 }

@@ -28,7 +28,7 @@ from typing import Any
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 
-from listener import codec, events, inbox, layer_db, service
+from listener import codec, events, gcstats, inbox, layer_db, service
 
 logger = logging.getLogger(__name__)
 
@@ -220,9 +220,11 @@ class PostgresChannelLayer(BaseChannelLayer):
     def attach(self, channel: str, receiver: Receiver) -> None:
         """Deliver this channel's group events by calling ``receiver.deliver``."""
         self._receivers[channel] = receiver
+        gcstats.socket_opened()
 
     def detach(self, channel: str) -> None:
-        self._receivers.pop(channel, None)
+        if self._receivers.pop(channel, None) is not None:
+            gcstats.socket_closed()
         self._inbox.buffers.pop(channel, None)
         for group in [g for g, members in self._groups.items() if channel in members]:
             self.discard(group, channel)

@@ -8,7 +8,7 @@ import time
 
 from channels.layers import get_channel_layer
 
-from listener import conf, events, exceptions, layer, presence, waker, worker
+from listener import conf, events, exceptions, gcstats, layer, presence, waker, worker
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def ensure_started() -> worker.Listener:
         # A listener whose loop ended (a shell runs each `async_to_sync` call on a loop of its
         # own) is followed from where it stopped, so its process's group members miss nothing.
         since = _listener.snapshot if _listener is not None and _listener.loop is not loop else None
+        gcstats.install()
         _listener = worker.Listener(route, since)
         _listener.start()
         _started_at = time.monotonic()

@@ -12,6 +12,8 @@ from typing import Any
 import psutil
 import psycopg
 
+from tests.bench import report_gc
+
 TARGETS = {
     "deliveries": 3.0,
     "p99_ms": 25.0,
@@ -113,6 +115,8 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
                 row["best_" + key] = Figure([_get(s, "best", key) for s in stages])
             row["fixed_lost"] = Figure([_get(s, "fixed", "lost") for s in stages])
             row["fixed_cpu"] = Figure([_get(s, "fixed", "cpu_us_per_frame") for s in stages])
+            row["fixed_gc"] = Figure([_get(s, "fixed", "gc", "collections") for s in stages])
+            row["fixed_gc_ms"] = Figure([_get(s, "fixed", "gc", "pause_ms") for s in stages])
             row["best_cpu"] = Figure([_get(s, "best", "cpu_us_per_frame") for s in stages])
             row["best_rate"] = Figure([_get(s, "best", "rate") for s in stages])
             row["best_deliveries"] = Figure([_get(s, "best", "deliveries_per_s") for s in stages])
@@ -167,6 +171,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
                     out["writes"]["ratio:%s:%s" % (mode, base)] = Figure(
                         [_ratio(w.get(mode), w.get(base)) for w in writes]
                     )
+    out["light"] = report_gc.light_summary(result)
     catchups = [ms for r in runs if r.get("catchup") for ms in r["catchup"]["ms"]]
     if catchups:
         out["catchup"] = Figure(catchups)
@@ -228,14 +233,14 @@ def markdown(result: dict[str, Any], s: dict[str, Any], suffix: str = "") -> str
         "At a fixed %g events/s:" % c["fixed_rate"],
         "",
         "| subscribers | design | p50 ms | p99 ms | max ms | frames lost | server CPU µs/frame |"
-        " p99 ratio ours/baseline |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " p99 ratio ours/baseline | GC collections |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     ratios = {b["subscribers"]: b for b in s["best"]}
     for row in s["latency"]:
         ratio = ratios[row["subscribers"]]["p99_ratio"].show("%.3f") if row["design"] == "ours" else ""
         lines.append(
-            "| %d | %s | %s | %s | %s | %s | %s | %s |"
+            "| %d | %s | %s | %s | %s | %s | %s | %s | %s |"
             % (
                 row["subscribers"],
                 row["design"],
@@ -245,6 +250,7 @@ def markdown(result: dict[str, Any], s: dict[str, Any], suffix: str = "") -> str
                 row["fixed_lost"].show("%d"),
                 row["fixed_cpu"].show("%.0f"),
                 ratio,
+                report_gc.gc_cell(row["fixed_gc"], row["fixed_gc_ms"]) if row["design"] == "ours" else "",
             )
         )
     if s.get("quiet"):
@@ -260,6 +266,7 @@ def markdown(result: dict[str, Any], s: dict[str, Any], suffix: str = "") -> str
                 q["cpu"].show("%.0f"),
             )
         )
+    lines += report_gc.light_section(result, s.get("light"))
     lines += [
         "",
         "At the highest rate each design sustains (p99 <= %g ms, no frame lost, no socket closed; rates"
@@ -365,6 +372,7 @@ def markdown(result: dict[str, Any], s: dict[str, Any], suffix: str = "") -> str
         "",
     ]
     lines += targets(s, c)
+    lines += report_gc.targets(s.get("light"), s["latency"], c["server"])
     lines += [
         "",
         "## Reading the figures",

@@ -30,7 +30,7 @@ from typing import Any
 
 import psutil
 
-from tests.bench import database, report, writers, wsclient
+from tests.bench import database, gcmetrics, light, report, writers, wsclient
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RAW_DIR = ROOT / "tests" / "bench" / "results" / "raw"
@@ -39,11 +39,13 @@ DESIGNS = ("ours", "baseline")
 APPS = {
     "ours": "project.asgi:application",
     "ours_quiet": "project.asgi:application",
+    "ours_gc": "project.asgi:application",
     "baseline": "tests.bench.baseline.asgi:application",
 }
 SETTINGS = {
     "ours": "project.settings",
     "ours_quiet": "tests.bench.quiet_settings",
+    "ours_gc": "tests.bench.gc_settings",
     "baseline": "tests.bench.baseline.settings",
 }
 WARM_SOCKETS = 10
@@ -67,6 +69,7 @@ class Config:
         self.client_procs: int = args.client_procs
         self.fixed_seconds = 2.0 if args.quick else 3.0
         self.sweep_seconds = 1.5 if args.quick else 2.0
+        self.light_seconds = 15.0 if args.quick else 30.0
         # Deliveries per second tried in turn (rate = target / subscribers), until one fails.
         self.targets = (
             [2_000, 5_000, 10_000, 20_000, 40_000]
@@ -340,8 +343,12 @@ def fan_out_stage(
         seq = Sequence()
         try:
             fan_out_round(server, both, writer, seq, opened, 5, 5.0)  # warm-up, not recorded
+            gc_before = gcmetrics.read(server.port) if design != "baseline" else None
             out["fixed"] = fan_out_round(
                 server, both, writer, seq, opened, int(FIXED_RATE * config.fixed_seconds), FIXED_RATE
+            )
+            out["fixed"]["gc"] = gcmetrics.delta(
+                gc_before, gcmetrics.read(server.port) if gc_before else None
             )
             sweep = []
             for target in config.targets if sweep_rates else []:
@@ -489,7 +496,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subscribers", default="100,1000,2000")
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--client-procs", type=int, default=2)
-    parser.add_argument("--only", default="fanout,writes,catchup", help="stages to run")
+    parser.add_argument("--only", default="fanout,light,writes,catchup", help="stages to run")
     parser.add_argument("--no-report", action="store_true", help="do not rewrite docs/")
     parser.add_argument(
         "--report-from", metavar="RAW_JSON", help="only rewrite docs/ from earlier raw results"
@@ -512,7 +519,7 @@ def main(argv: list[str] | None = None) -> None:
     runs = []
     for number in range(config.runs):
         print("run %d/%d" % (number + 1, config.runs), flush=True)
-        run: dict[str, Any] = {"fanout": [], "writes": None, "catchup": None}
+        run: dict[str, Any] = {"fanout": [], "light": None, "writes": None, "catchup": None}
         if "fanout" in stages:
             for subscribers in config.subscribers:
                 # Alternate which design goes first, so neither always meets a warmer machine.
@@ -524,6 +531,12 @@ def main(argv: list[str] | None = None) -> None:
                     run["fanout"].append(
                         fan_out_stage("ours_quiet", subscribers, config, fixtures, sweep_rates=False)
                     )
+        if "light" in stages:
+            # Light load side by side: where the collector's pauses show most (light.py).
+            run["light"] = {
+                design: light.stage(design, config, fixtures, config.light_seconds)
+                for design in (DESIGNS if number % 2 == 0 else DESIGNS[::-1])
+            }
         if "writes" in stages:
             run["writes"] = write_cost_stage(config, fixtures)
         if "catchup" in stages:
@@ -540,6 +553,8 @@ def main(argv: list[str] | None = None) -> None:
             "database": config.url,
             "subscribers": config.subscribers,
             "fixed_rate": FIXED_RATE,
+            "light_rate": light.RATE,
+            "light_seconds": config.light_seconds,
             "targets": config.targets,
             "p99_budget_ms": P99_BUDGET_MS,
             "catchup_events": config.catchup_events,
