@@ -41,9 +41,12 @@ class Page:
     async def receive(self, timeout: float = 10) -> dict[str, Any]:
         """The next frame, except presence frames: these pages follow the data, not who is online
         (their cursors still count, as a real page's would)."""
-        assert self.socket is not None
+        # The socket of this call: a concurrent `drop` may clear `self.socket` between frames,
+        # and then this one's next `recv` raises ConnectionClosed, as a dropped page's would.
+        socket = self.socket
+        assert socket is not None
         while True:
-            frame = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+            frame = json.loads(await asyncio.wait_for(socket.recv(), timeout))
             if frame.get("cursor"):
                 self.cursor = frame["cursor"]
             if frame["type"] != "did_alter_presence":
