@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg import conninfo
 
-from listener import codec, conf, connection, exceptions, queries
+from listener import codec, conf, connection, exceptions, queries, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -159,11 +159,7 @@ class Inbox:
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done() and self._loop is asyncio.get_running_loop():
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await tasks.cancel_and_wait(self._task)
         self._task = None
         self.state = State.IDLE
 

@@ -26,7 +26,7 @@ import random
 import secrets
 from typing import Any
 
-from listener import conf, exceptions, layer_db
+from listener import conf, exceptions, layer_db, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +101,7 @@ class Tracker:
     async def stop(self) -> None:
         """Leave everywhere at once (a clean shutdown), instead of waiting to be reaped."""
         self.state = State.STOPPED
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
+        await tasks.cancel_and_wait(self._task)
         try:
             await self._db.fetch("presence_leave_all", {"process": self.process})
         except exceptions.ListenerError as exc:

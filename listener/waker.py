@@ -31,7 +31,7 @@ import random
 import psycopg
 from psycopg import conninfo
 
-from listener import conf, connection, queries
+from listener import conf, connection, queries, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +70,8 @@ class Waker:
         return self._task is not None and not self._task.done()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            # Cancelling a blocked lock wait cancels it on the server too (psycopg does).
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        # Cancelling a blocked lock wait cancels it on the server too (psycopg does).
+        await tasks.cancel_and_wait(self._task)
         self._task = None
         self.state = State.STOPPED
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from listener import conf, connection, cursors, events, metrics, queries
+from listener import conf, connection, cursors, events, metrics, queries, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +64,7 @@ class Listener:
         return self._task is not None and not self._task.done()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await tasks.cancel_and_wait(self._task)
         self._task = None
 
     async def run(self) -> None:
