@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import logging
 import time
+from typing import Any
 
 from channels.layers import get_channel_layer
 
@@ -17,6 +19,8 @@ _listener: worker.Listener | None = None
 _started_at = 0.0
 # How often `settled` looks whether the first connection attempt failed.
 _SETTLE_POLL = 0.02
+# How long each of this process's real-time tasks may take to stop.
+_STOP_TIMEOUT = 10.0
 
 
 def channel_layer() -> layer.PostgresChannelLayer:
@@ -95,9 +99,21 @@ async def settled() -> worker.Listener:
 
 
 async def stop() -> None:
+    """Stop this process's real-time tasks, each within `_STOP_TIMEOUT`: a shutdown must not hang
+    on a database that does not answer. What a step leaves behind, the database cleans up anyway:
+    presence rows are reaped after REALTIME_PRESENCE_TIMEOUT, the waker's lock ends with its session."""
     global _listener
-    await presence.stop()
-    await waker.stop()
+    await _bounded("presence", presence.stop())
+    await _bounded("waker", waker.stop())
     if _listener is not None:
-        await _listener.stop()
+        await _bounded("listener", _listener.stop())
         _listener = None
+
+
+async def _bounded(name: str, stopping: collections.abc.Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(stopping)
+    done, _ = await asyncio.wait({task}, timeout=_STOP_TIMEOUT)
+    if not done:
+        logger.warning("the %s did not stop within %.0fs; leaving it to the database", name, _STOP_TIMEOUT)
+        return
+    task.result()
