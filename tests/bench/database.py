@@ -88,3 +88,22 @@ def prepare(url: str, members: int) -> dict[str, Any]:
 
 def _member_names(count: int) -> list[str]:
     return ["bench-%05d" % i for i in range(count)]
+
+
+def embedded(name: str) -> str:
+    """A migrated database ``name`` on the embedded server, with Django set up on it in this
+    process; its URL. For the benches that serve one project process against their own data."""
+    import urllib.parse
+
+    from project import embedded_postgres
+
+    base = embedded_postgres.database_url()
+    url = urllib.parse.urlunsplit(urllib.parse.urlsplit(base)._replace(path="/" + name))
+    create_database(url)
+    migrate({**os.environ, "DATABASE_URL": url})
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    import django
+
+    django.setup()
+    return url

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import statistics
 import time
 import urllib.parse
@@ -100,17 +99,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args()
 
-    from project import embedded_postgres
-
-    base = embedded_postgres.database_url()
-    url = urllib.parse.urlunsplit(urllib.parse.urlsplit(base)._replace(path="/" + DATABASE))
-    database.create_database(url)
-    database.migrate({**os.environ, "DATABASE_URL": url})
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    import django
-
-    django.setup()
+    url = database.embedded(DATABASE)
     with CTX.Pool(1) as pool:
         fixtures = pool.apply(_setup, (url, args.events))
     port = servers.free_port()
