@@ -12,7 +12,9 @@ from listener import cursors
 class LogEvent:
     """One row of the event log, with the cursor of the frame that carries it.
 
-    The frame is serialized once per event and shared by every socket it reaches.
+    The frame is serialized once per event and shared by every socket it reaches. Its cursor
+    (a signed token) is made only when a socket takes the event: a process reads every event of
+    the log, and most of them concern pages that other processes serve.
     """
 
     def __init__(
@@ -22,7 +24,8 @@ class LogEvent:
         topics: list[str],
         type: str,
         payload_json: str,
-        cursor: str,
+        base: cursors.Cursor,
+        now: cursors.Snapshot,
         created: float | None = None,
     ) -> None:
         self.id = id
@@ -30,9 +33,16 @@ class LogEvent:
         self.topics = topics
         self.type = type
         self.payload_json = payload_json
-        self.cursor = cursor
+        # The step that read this event: from what its reader had seen (base) up to `now`.
+        self._base = base
+        self._now = now
         # When the writing transaction started (epoch seconds), where the reader asked for it.
         self.created = created
+
+    @functools.cached_property
+    def cursor(self) -> str:
+        """Covers exactly this event and those before it in ``(xid, id)`` order."""
+        return self._base.after(self._now, self.xid, self.id).encode()
 
     @functools.cached_property
     def kwargs(self) -> dict[str, Any]:
@@ -62,7 +72,5 @@ def from_row(row: tuple[Any, ...], base: cursors.Cursor, now: cursors.Snapshot) 
     Rows come in ``(xid, id)`` order; the frame's cursor covers exactly this row and those before it.
     """
     event_id, xid_text, topics, event_type, payload = row[:5]
-    xid = int(xid_text)
-    cursor = base.after(now, xid, event_id).encode()
     created = float(row[5]) if len(row) > 5 else None
-    return LogEvent(event_id, xid, topics, event_type, payload, cursor, created)
+    return LogEvent(event_id, int(xid_text), topics, event_type, payload, base, now, created)
