@@ -46,10 +46,6 @@ logger = logging.getLogger(__name__)
 class RealtimeConsumer(AsyncWebsocketConsumer):
     """A page's socket on one topic, resumable from a cursor."""
 
-    # Events arrive by a direct call from the layer (`deliver`), never through Channels' per-socket
-    # receive queue, so the consumer asks Channels for no layer: that saves a task and a queue per
-    # socket. An alias with no configuration makes `get_channel_layer` return None.
-    channel_layer_alias = "realtime-direct-delivery"
     access_since: int | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -96,8 +92,20 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # Lifecycle ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Read the page's messages in this coroutine, one at a time.
+
+        Channels' own loop races the socket against the consumer's layer channel with a new
+        task per message. Events reach this consumer by a direct call from the layer
+        (``deliver``), so it has no layer channel (nor ``channel_layer``): there is only the
+        socket to read, and an idle socket then holds no task of its own for it.
+        """
+        self.scope = scope
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
         finally:
             # Daphne cancels a consumer that outlives its connection by 10 s; `disconnect`
             # never runs then, and a socket still in its groups would keep taking events,
