@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from listener.pages import consistent_read
     from listener.presence import Presence, online
     from listener.publishing import Const, Payload, Publish, changed
+    from listener.socket_auth import SocketAuth
     from listener.topics import SESSION as SESSION_TOPIC
     from listener.topics import USER as USER_TOPIC
     from listener.topics import InvalidTopicKey, Topic
@@ -36,6 +37,7 @@ __all__ = [
     "Presence",
     "Publish",
     "RealtimeConsumer",
+    "SocketAuth",
     "Topic",
     "Verdict",
     "Xid8Field",
@@ -64,6 +66,7 @@ _WHERE = {
     "Payload": ("listener.publishing", "Payload"),
     "Publish": ("listener.publishing", "Publish"),
     "changed": ("listener.publishing", "changed"),
+    "SocketAuth": ("listener.socket_auth", "SocketAuth"),
     "Topic": ("listener.topics", "Topic"),
     "InvalidTopicKey": ("listener.topics", "InvalidTopicKey"),
     "USER_TOPIC": ("listener.topics", "USER"),

@@ -13,9 +13,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 # Django must be set up before the consumers (and their models) are imported.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+import listener  # noqa: E402
 from chat import routing  # noqa: E402
 from listener import asgi as listener_asgi  # noqa: E402
 
@@ -25,7 +25,7 @@ application = listener_asgi.with_listener(
             "http": django_asgi_app,
             # Origin is checked by the consumers (listener/origin.py) after accepting, so a
             # cross-site page gets a readable 4403 rather than an opaque HTTP 403.
-            "websocket": AuthMiddlewareStack(URLRouter(routing.websocket_urlpatterns)),
+            "websocket": listener.SocketAuth(URLRouter(routing.websocket_urlpatterns)),
         }
     )
 )
