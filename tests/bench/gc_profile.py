@@ -1,6 +1,7 @@
 """Where a broadcast's tail comes from: the server's garbage collections and what sockets keep alive.
 
-``python -m tests.bench.gc_profile [--subscribers 1000,5000] [--server daphne|uvicorn]``: one
+``python -m tests.bench.gc_profile [--subscribers 1000,5000] [--server daphne|uvicorn]``
+(``BENCH_TRACEMALLOC=8`` adds the lines that allocate what a socket holds): one
 server process (the project's settings plus a hook, ``tests.bench.gc_settings``), real sockets
 on one room. It prints the objects the collector tracks per open socket by type, what survives
 per event, how long a full collection takes, and the collections per generation (count, total
@@ -17,9 +18,10 @@ import pathlib
 import signal
 import tempfile
 import time
+import tracemalloc
 from typing import Any
 
-from tests.bench import database, gcmetrics, run
+from tests.bench import gcmetrics, run
 
 WARM = 10
 
@@ -28,14 +30,44 @@ def dump(server: run.Server, path: pathlib.Path) -> dict[str, Any]:
     """Ask the server for its live objects by type (it writes them to ``path``)."""
     path.unlink(missing_ok=True)
     os.kill(server.process.pid, signal.SIGUSR1)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if path.exists() and path.stat().st_size:
             time.sleep(0.2)
             result: dict[str, Any] = json.loads(path.read_text())
+            trace = pathlib.Path(str(path) + ".trace")
+            if trace.exists():
+                result["trace"] = tracemalloc.Snapshot.load(str(trace))
             return result
         time.sleep(0.1)
     raise RuntimeError("server did not dump its objects")
+
+
+def allocations(before: dict[str, Any], after: dict[str, Any], units: int, top: int) -> None:
+    """The lines whose allocations grew most between two dumps, in bytes per unit."""
+    if "trace" not in before:
+        return
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    group = "traceback" if len(after["trace"].traces[0].traceback) > 1 else "lineno"
+    diff = after["trace"].filter_traces(ignore).compare_to(before["trace"].filter_traces(ignore), group)
+    total = sum(stat.size_diff for stat in diff)
+    by_package: collections.Counter[str] = collections.Counter()
+    for stat in diff:
+        path = stat.traceback[-1].filename
+        parts = ["", *path.split("site-packages/", 1)[-1].split("/")]
+        by_package[parts[1] if "site-packages/" in path else "/".join(parts[-2:])] += stat.size_diff
+    print(
+        "  by package (innermost frame): "
+        + ", ".join("%s %.1f KB" % (name, size / units / 1024) for name, size in by_package.most_common(14))
+    )
+    print(
+        "  allocated and still held: %.1f KB per socket; by where (innermost frame last):"
+        % (total / units / 1024)
+    )
+    for stat in diff[:top]:
+        print("    %7.0f B  %5.1f blocks" % (stat.size_diff / units, stat.count_diff / units))
+        for line in stat.traceback.format()[-2 * min(4, len(stat.traceback)) :: 2]:
+            print("        " + line.strip())
 
 
 def per_unit(before: dict[str, Any], after: dict[str, Any], units: int, top: int) -> list[tuple[str, float]]:
@@ -55,7 +87,8 @@ def profile(subscribers: int, config: run.Config, fixtures: dict[str, Any], even
         idle = dump(server, path)
         rss_before = server.rss()
         rest = run.Clients(server.port, room, cookies[WARM:], config.client_procs)
-        time.sleep(1.0)
+        # Tracing slows the server down: let every handshake and its clean-up finish first.
+        time.sleep(8.0 if os.environ.get("BENCH_TRACEMALLOC") else 1.0)
         rss_after = server.rss()
         opened = dump(server, path)
         print(
@@ -71,6 +104,7 @@ def profile(subscribers: int, config: run.Config, fixtures: dict[str, Any], even
         print("  full collection: %.1f ms with %d sockets" % (opened["full_ms"], subscribers))
         for name, n in per_unit(idle, opened, rest.opened, 25):
             print("    %-40s %6.2f per socket" % (name, n))
+        allocations(idle, opened, rest.opened, 30)
         both = run._Both(warm, rest)
         writer = run.Writer("ours", config, fixtures)
         try:
@@ -101,20 +135,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=40)
     parser.add_argument("--rate", type=float, default=2.0)
     args = parser.parse_args()
-    config = run.Config(
-        argparse.Namespace(
-            quick=True,
-            database_url=args.database_url,
-            runs=1,
-            subscribers=args.subscribers,
-            server=args.server,
-            client_procs=2,
-        )
-    )
-    database.create_database(config.url)
-    database.migrate(dict(os.environ, DATABASE_URL=config.url, DJANGO_SETTINGS_MODULE="project.settings"))
-    with run.CTX.Pool(1) as pool:
-        fixtures = pool.apply(database.prepare, (config.url, max(config.subscribers) + WARM))
+    most = max(int(n) for n in args.subscribers.split(","))
+    config, fixtures = run.single_server(args.database_url, args.server, args.subscribers, 1, most + WARM)
     for subscribers in config.subscribers:
         profile(subscribers, config, fixtures, args.events, args.rate)
 

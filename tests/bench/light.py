@@ -14,7 +14,7 @@ import statistics
 import time
 from typing import Any
 
-from tests.bench import database, gcmetrics, run
+from tests.bench import gcmetrics, run
 
 SUBSCRIBERS = 1000
 RATE = 2.0
@@ -100,20 +100,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=RATE)
     parser.add_argument("--rss", type=float, default=0.0, metavar="SECONDS")
     args = parser.parse_args()
-    config = run.Config(
-        argparse.Namespace(
-            quick=True,
-            database_url=args.database_url,
-            runs=args.runs,
-            subscribers=str(SUBSCRIBERS),
-            server=args.server,
-            client_procs=2,
-        )
+    config, fixtures = run.single_server(
+        args.database_url, args.server, str(SUBSCRIBERS), args.runs, SUBSCRIBERS + 10
     )
-    database.create_database(config.url)
-    database.migrate(dict(os.environ, DATABASE_URL=config.url, DJANGO_SETTINGS_MODULE="project.settings"))
-    with run.CTX.Pool(1) as pool:
-        fixtures = pool.apply(database.prepare, (config.url, SUBSCRIBERS + 10))
     if args.rss:
         rss_watch(config, fixtures, args.rss, 10.0)
         return

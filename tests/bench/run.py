@@ -41,12 +41,14 @@ APPS = {
     "ours_quiet": "project.asgi:application",
     "ours_gc": "project.asgi:application",
     "baseline": "tests.bench.baseline.asgi:application",
+    "bare": "tests.bench.bare_asgi:application",
 }
 SETTINGS = {
     "ours": "project.settings",
     "ours_quiet": "tests.bench.quiet_settings",
     "ours_gc": "tests.bench.gc_settings",
     "baseline": "tests.bench.baseline.settings",
+    "bare": "project.settings",
 }
 WARM_SOCKETS = 10
 FIXED_RATE = 10.0
@@ -81,6 +83,28 @@ class Config:
         self.catchup_events = 1000
         self.catchup_repeats = 2 if args.quick else 3
         self.redis_prefix = "bench-%s" % secrets.token_hex(4)
+
+
+def single_server(
+    database_url: str, server: str, subscribers: str, runs: int, users: int
+) -> tuple[Config, dict[str, Any]]:
+    """The set-up of the one-server benchmarks (light, gc_profile, socket_memory): their config,
+    the database created and migrated, and ``users`` logged-in users on one room."""
+    config = Config(
+        argparse.Namespace(
+            quick=True,
+            database_url=database_url,
+            runs=runs,
+            subscribers=subscribers,
+            server=server,
+            client_procs=2,
+        )
+    )
+    database.create_database(config.url)
+    database.migrate(dict(os.environ, DATABASE_URL=config.url, DJANGO_SETTINGS_MODULE="project.settings"))
+    with CTX.Pool(1) as pool:
+        fixtures = pool.apply(database.prepare, (config.url, users))
+    return config, fixtures
 
 
 # Servers -------------------------------------------------------------------------------------
