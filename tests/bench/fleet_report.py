@@ -62,10 +62,10 @@ def write(result: dict[str, Any], path: pathlib.Path) -> None:
     out = [
         "# Fleet benchmark: many server processes on one database",
         "",
-        "`python -m tests.bench.fleet%s` (source: `tests/bench/fleet.py`). **Provisional**: the machine"
-        " was shared with other sessions while this ran (load %s at the end), and every listener,"
-        " writer and Postgres itself share its %s cores, so listeners' own Python work competes"
-        " with the writers it measures."
+        "`python -m tests.bench.fleet%s` (source: `tests/bench/fleet.py`). Load average at the end:"
+        " %s. Every listener, writer and Postgres itself share the machine's %s cores, so"
+        " listeners' own Python work competes with the writers it measures: the insert rates"
+        " against L are this machine's, the Postgres CPU per event per listener carries over."
         % (" --quick" if args["quick"] else "", machine["load_at_end"], machine["cores"]),
         "",
         "%s, %s cores; Postgres %s on 127.0.0.1:5432 (database created and dropped by the script);"
@@ -150,7 +150,8 @@ NOTES = [
     "",
     "- L = 0 runs the waker and no listener: the capture ratio there is the writers' own cost"
     " (trigger, log row, its index) with nothing else competing for the cores.",
-    "- Every listener's Python work (reading rows, building each event and its cursor) runs on"
+    "- Every listener's Python work (reading rows into events; an event's signed cursor is made"
+    " only when a socket takes it, and these listeners serve none) runs on"
     " the same cores as Postgres and the writers here, so on this machine the insert rate falls"
     " with L for reasons a fleet of separate hosts does not have; the last column shows how much."
     " The Postgres-side cost per event per listener is the figure that carries over.",
