@@ -92,13 +92,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # Lifecycle ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Read the page's messages in this coroutine, one at a time.
-
-        Channels' own loop races the socket against the consumer's layer channel with a new
-        task per message. Events reach this consumer by a direct call from the layer
-        (``deliver``), so it has no layer channel (nor ``channel_layer``): there is only the
-        socket to read, and an idle socket then holds no task of its own for it.
-        """
+        """Read the page's messages in this coroutine. Events come by direct call (``deliver``),
+        not by a layer channel (there is no ``channel_layer``): Channels' loop would race the two
+        with a new task per message, and each idle socket would hold one."""
         self.scope = scope
         self.base_send = send
         try:
@@ -114,20 +110,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.topic = self.parse_topic()
-        refusal = handshake.refusal(self.scope)
-        if refusal is not None:
-            await self._refuse(refusal)
-            return
-        user = self.scope.get("user")
-        assert user is not None
-        self.user_id = user_id = int(user.pk)
+        refusal, self.user_id, cursor = await handshake.admission(self.scope)
         self.outbox.label = self._label()
-        try:
-            cursor = handshake.cursor(self.scope)
-        except exceptions.InvalidCursor as exc:
-            await self._refuse(Close(Code.BAD_CURSOR, str(exc)))
-            return
-        refusal = await handshake.unready(user_id)
         if refusal is not None:
             await self._refuse(refusal)
             return
@@ -256,6 +240,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     def _delivery_ended(self, task: asyncio.Task[None]) -> None:
         """A replay or writer that failed closes the socket resumably (4500) instead of going quiet."""
         if task.cancelled() or task.exception() is None:
+            return
+        if isinstance(task.exception(), exceptions.ConnectionGone):
+            logger.info("socket %s: connection gone while sending (%s)", self._label(), task.exception())
+            self._shut(1006)
             return
         logger.error("socket %s: delivery failed", self._label(), exc_info=task.exception())
         if self.state is not State.CLOSED:

@@ -25,6 +25,20 @@ def refusal(scope: Scope) -> decisions.Close | None:
     return None
 
 
+async def admission(scope: Scope) -> tuple[decisions.Close | None, int | None, cursors.Cursor | None]:
+    """Every check before the topic's own: why the socket is refused (or None), the user's id,
+    and the cursor it resumes from. Ends with the cap check: the caller joins before awaiting."""
+    refused = refusal(scope)
+    if refused is not None:
+        return refused, None, None
+    user_id = int(scope["user"].pk)
+    try:
+        resume = cursor(scope)
+    except exceptions.InvalidCursor as exc:
+        return decisions.Close(decisions.Code.BAD_CURSOR, str(exc)), user_id, None
+    return await unready(user_id), user_id, resume
+
+
 def cursor(scope: Scope) -> cursors.Cursor | None:
     """The ``?cursor=`` the page resumes from; raises `InvalidCursor` for a token we did not issue."""
     query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
