@@ -48,7 +48,9 @@ async def send_frame(send: Send, frame: str, label: str) -> None:
         await send({"type": "websocket.send", "text": frame})
     except Exception as exc:
         if len(frame) < LARGE_FRAME:
-            raise
+            # Servers say so each in their own way (uvicorn an OSError, daphne autobahn's
+            # Disconnected): a page closing or dropping mid-send is ordinary, not a failure.
+            raise exceptions.ConnectionGone("%s: %s" % (type(exc).__name__, exc)) from exc
         stand_in, event_id = too_large(frame)
         # Sent before logging: if it fails too, the connection is gone and the writer's failure
         # is what gets reported.

@@ -20,3 +20,7 @@ class ListenerUnavailable(ListenerError):
 
 class ChannelLayerUnavailable(ListenerError):
     """The channel layer could not reach Postgres."""
+
+
+class ConnectionGone(ListenerError):
+    """The page's connection closed while a frame was being sent to it."""

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
+import autobahn.exception
 import pytest
+import uvicorn.protocols.utils as uvicorn_ws
 import websockets
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import User
 
 from chat import models
+from listener import delivery, exceptions
 from tests import servers
 from tests.conftest import session_cookie, sync
 from tests.pages import Page
@@ -95,3 +98,19 @@ async def _unhandled(server: servers.Server, people: dict[str, User], room: mode
     await models_write(room, people["owner"].id, "after the broken one")
     assert (await page.receive(timeout=20))["kwargs"]["message"] == "after the broken one"
     await page.drop()
+
+
+@pytest.mark.parametrize(
+    "gone",
+    [autobahn.exception.Disconnected("closed"), uvicorn_ws.ClientDisconnected()],
+    ids=["daphne", "uvicorn"],
+)
+async def test_a_page_gone_mid_send_is_an_ordinary_end_not_a_delivery_failure(gone: Exception) -> None:
+    """Each server says "the connection is gone" its own way; a frame to such a page ends the
+    socket quietly (1006) instead of being logged as a failure and closed with 4500."""
+
+    async def send(message: dict[str, object]) -> None:
+        raise gone
+
+    with pytest.raises(exceptions.ConnectionGone):
+        await delivery.send_frame(send, '{"type": "did_alter_message"}', "user=1 topic=room_1")
