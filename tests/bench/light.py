@@ -23,7 +23,7 @@ RATE = 2.0
 def stage(
     design: str, config: run.Config, fixtures: dict[str, Any], seconds: float, rate: float = RATE
 ) -> dict[str, Any]:
-    """One server, ``SUBSCRIBERS`` sockets, ``rate`` events/s for ``seconds``."""
+    """One server, ``fixtures["subscribers"]`` sockets (default 1,000), ``rate`` events/s for ``seconds``."""
     path = "/ws/room/%d" % fixtures["room_id"]
     with run.serving(design, config) as server:
         clients = _connect(server, path, fixtures)
@@ -60,9 +60,11 @@ def stage(
 
 def _connect(server: run.Server, path: str, fixtures: dict[str, Any]) -> run.Clients:
     """A few sockets first (they start the listener), then the rest from two processes."""
-    cookies = fixtures["cookies"][:SUBSCRIBERS]
+    cookies = fixtures["cookies"][: fixtures.get("subscribers", SUBSCRIBERS)]
     warm = run.Clients(server.port, path, cookies[: run.WARM_SOCKETS], 1)
     time.sleep(0.5)
+    if len(cookies) <= run.WARM_SOCKETS:
+        return warm
     return run._Both(warm, run.Clients(server.port, path, cookies[run.WARM_SOCKETS :], 2))
 
 
@@ -99,10 +101,12 @@ def main() -> None:
     parser.add_argument("--designs", default="ours,baseline")
     parser.add_argument("--rate", type=float, default=RATE)
     parser.add_argument("--rss", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
     args = parser.parse_args()
     config, fixtures = run.single_server(
-        args.database_url, args.server, str(SUBSCRIBERS), args.runs, SUBSCRIBERS + 10
+        args.database_url, args.server, str(args.subscribers), args.runs, args.subscribers + 10
     )
+    fixtures["subscribers"] = args.subscribers
     if args.rss:
         rss_watch(config, fixtures, args.rss, 10.0)
         return
