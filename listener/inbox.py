@@ -15,7 +15,6 @@ import collections
 import collections.abc
 import enum
 import logging
-import random
 import time
 from typing import Any
 
@@ -164,7 +163,7 @@ class Inbox:
         self.state = State.IDLE
 
     async def _run(self) -> None:
-        attempt = 0
+        backoff = tasks.Backoff("channel inbox")
         while True:
             self.state = State.CONNECTING
             try:
@@ -174,7 +173,7 @@ class Inbox:
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
                     await conn.execute("LISTEN %s" % CHANNEL)
                     self.state = State.LISTENING
-                    attempt = 0
+                    backoff.reset()
                     await self._claim(conn)
                     # Receivers that waited while we were away look again.
                     await self._wake(set(self._conditions))
@@ -185,18 +184,7 @@ class Inbox:
                 if not isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
                     # Receivers wait on this task: log and go on rather than leave them hanging.
                     logger.exception("channel inbox failed; restarting it")
-                delay = random.uniform(
-                    0,
-                    min(conf.get("REALTIME_RECONNECT_CAP"), conf.get("REALTIME_RECONNECT_BASE") * 2**attempt),
-                )
-                attempt += 1
-                logger.warning(
-                    "channel inbox connection lost (%s); reconnecting in %.2fs (attempt %d)",
-                    str(exc).strip() or type(exc).__name__,
-                    delay,
-                    attempt,
-                )
-                await asyncio.sleep(delay)
+                await backoff.wait(exc)
 
     async def _follow(self, conn: psycopg.AsyncConnection[Any]) -> None:
         poll = conf.get("REALTIME_POLL_INTERVAL")

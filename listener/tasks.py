@@ -1,10 +1,17 @@
-"""The library's long-lived tasks (listener, waker, channel inbox, presence writer) end one way."""
+"""The library's long-lived tasks (listener, waker, channel inbox, presence writer): how they
+end, and how they wait before reconnecting after their database session was lost."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import random
 from typing import Any
+
+from listener import conf
+
+logger = logging.getLogger(__name__)
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
@@ -14,3 +21,34 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+class Backoff:
+    """Waits between reconnection attempts: exponential, capped, with full jitter.
+
+    Every process of a fleet loses its sessions at once when Postgres restarts; jitter spreads
+    their reconnections instead of sending them all back together.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.attempt = 0
+
+    def reset(self) -> None:
+        """Connected again: the next loss starts from the shortest wait."""
+        self.attempt = 0
+
+    async def wait(self, exc: BaseException) -> None:
+        delay = random.uniform(
+            0, min(conf.get("REALTIME_RECONNECT_CAP"), conf.get("REALTIME_RECONNECT_BASE") * 2**self.attempt)
+        )
+        self.attempt += 1
+        text = str(exc).strip()
+        logger.warning(
+            "%s connection lost (%s); reconnecting in %.2fs (attempt %d)",
+            self.what,
+            text.splitlines()[0] if text else type(exc).__name__,
+            delay,
+            self.attempt,
+        )
+        await asyncio.sleep(delay)

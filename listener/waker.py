@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import random
 
 import psycopg
 from psycopg import conninfo
@@ -76,7 +75,7 @@ class Waker:
         self.state = State.STOPPED
 
     async def run(self) -> None:
-        attempt = 0
+        backoff = tasks.Backoff("waker")
         while True:
             self.state = State.CONNECTING
             try:
@@ -86,24 +85,13 @@ class Waker:
                 ) as conn:
                     self.backend_pid = conn.info.backend_pid
                     self.state = State.STANDBY
-                    attempt = 0
+                    backoff.reset()
                     await conn.execute(queries.get("waker_lock"), {"key": LOCK_KEY})
                     await self._lead(conn)
             except psycopg.Error as exc:
                 # Lost connection, or a database not migrated yet: the lock went with the
-                # session, another process may take over; retry with backoff and jitter.
-                delay = random.uniform(
-                    0,
-                    min(conf.get("REALTIME_RECONNECT_CAP"), conf.get("REALTIME_RECONNECT_BASE") * 2**attempt),
-                )
-                attempt += 1
-                logger.warning(
-                    "waker lost its connection (%s); retrying in %.2fs (attempt %d)",
-                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                    delay,
-                    attempt,
-                )
-                await asyncio.sleep(delay)
+                # session, another process may take over.
+                await backoff.wait(exc)
             finally:
                 self.leading.clear()
                 self.backend_pid = None

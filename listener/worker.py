@@ -12,7 +12,6 @@ import asyncio
 import collections.abc
 import dataclasses
 import logging
-import random
 import time
 from typing import Any
 
@@ -68,7 +67,7 @@ class Listener:
         self._task = None
 
     async def run(self) -> None:
-        attempt = 0
+        backoff = tasks.Backoff("listener")
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -80,7 +79,7 @@ class Listener:
                         assert row is not None
                         self.snapshot = cursors.Snapshot.parse(row[0])
                     self.connected = True
-                    attempt = 0
+                    backoff.reset()
                     logger.info("listener connected, resuming after snapshot %s", self.snapshot)
                     # LISTEN comes first, so a commit after this step still wakes the next one.
                     await self.step(conn)
@@ -88,23 +87,9 @@ class Listener:
                     await self._follow(conn)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 self.connected = False
-                delay = random.uniform(
-                    0,
-                    min(
-                        conf.get("REALTIME_RECONNECT_CAP"),
-                        conf.get("REALTIME_RECONNECT_BASE") * 2**attempt,
-                    ),
-                )
-                attempt += 1
                 self.reconnects += 1
                 metrics.LISTENER_RECONNECTS.inc()
-                logger.warning(
-                    "listener connection lost (%s); reconnecting in %.2fs (attempt %d)",
-                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                    delay,
-                    attempt,
-                )
-                await asyncio.sleep(delay)
+                await backoff.wait(exc)
             finally:
                 self.connected = False
 
