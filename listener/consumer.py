@@ -47,6 +47,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     """A page's socket on one topic, resumable from a cursor."""
 
     access_since: int | None = None
+    session_watch: revocation.SessionWatch | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

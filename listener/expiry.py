@@ -22,7 +22,7 @@ from django.db import DatabaseError
 from django.db.models import functions
 from django.utils import timezone
 
-from listener import decisions, revocation, topics
+from listener import decisions, topics
 
 if TYPE_CHECKING:
     from listener import consumer
@@ -59,7 +59,8 @@ class SessionExpiry:
         if model_of is None or not session.session_key:
             return None
         rows = model_of()._default_manager
-        followed = getattr(self.socket, revocation.FOLLOWED_SESSION, None)
+        watched = self.socket.session_watch
+        followed = watched.followed if watched is not None else None
         if followed is None:
             rows = rows.filter(session_key=session.session_key)
         else:

@@ -18,6 +18,7 @@ find the old hash and close the changing session's sockets too.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -126,12 +127,24 @@ def decide(
 
 
 _TASKS: set[asyncio.Task[None]] = set()
-# Per-socket state of the password rule, kept on the socket: the session hash it last knew, and
-# whether a cycled session means the next check adopts the user's current hash.
-_KNOWN_HASH = "_realtime_session_hash"
-_ADOPT_HASH = "_realtime_adopt_hash"
-# The topic of the session key a socket followed after a cycle (listener.expiry reads its expiry).
-FOLLOWED_SESSION = "_realtime_followed_session"
+
+
+@dataclasses.dataclass(slots=True)
+class SessionWatch:
+    """What a socket learnt of its session after the handshake; made on the first cycle or check."""
+
+    # The session hash it last knew (None: the one in the handshake's session).
+    known_hash: str | None = None
+    # The key was cycled: the next password check adopts the user's current hash.
+    adopt_hash: bool = False
+    # The topic of the key followed after a cycle (listener.expiry reads that key's expiry).
+    followed: str | None = None
+
+
+def watch(socket: consumer_module.RealtimeConsumer) -> SessionWatch:
+    if socket.session_watch is None:
+        socket.session_watch = SessionWatch()
+    return socket.session_watch
 
 
 def _follow(socket: consumer_module.RealtimeConsumer, successor: str) -> None:
@@ -142,8 +155,8 @@ def _follow(socket: consumer_module.RealtimeConsumer, successor: str) -> None:
     from listener import service
 
     service.channel_layer().join(successor, socket.channel_name)
-    setattr(socket, _ADOPT_HASH, True)
-    setattr(socket, FOLLOWED_SESSION, successor)
+    watch(socket).adopt_hash = True
+    watch(socket).followed = successor
 
 
 async def _check_password(socket: consumer_module.RealtimeConsumer) -> None:
@@ -166,11 +179,12 @@ def _session_is_stale(socket: consumer_module.RealtimeConsumer) -> bool:
     if user is None:
         return True
     current = user.get_session_auth_hash()
-    if getattr(socket, _ADOPT_HASH, False):
-        setattr(socket, _ADOPT_HASH, False)
-        setattr(socket, _KNOWN_HASH, current)
+    state = watch(socket)
+    if state.adopt_hash:
+        state.adopt_hash = False
+        state.known_hash = current
         return False
-    known = getattr(socket, _KNOWN_HASH, None)
+    known = state.known_hash
     if known is None:
         session = socket.scope.get("session")
         known = session.get(auth.HASH_SESSION_KEY, "") if session is not None else ""
