@@ -123,7 +123,9 @@ class Outbox:
         self.closing: decisions.Close | None = None
         self.send: Send | None = None
         self._on_fail = on_fail
-        self._wakeup = asyncio.Event()
+        # The writer's wait for frames, while it waits: a bare future (an Event would keep a
+        # deque of waiters per socket, about 0.7 KB each for thousands of idle sockets).
+        self._waiter: asyncio.Future[None] | None = None
         self._limit: int = conf.get("REALTIME_SOCKET_BACKLOG")
         self._grace: float = conf.get("REALTIME_SLOW_GRACE")
         self._check: asyncio.TimerHandle | None = None
@@ -179,13 +181,17 @@ class Outbox:
 
     def push(self, frame: str) -> None:
         self.frames.append(frame)
-        self._wakeup.set()
+        self._wake()
         self._watch()
 
     def finish(self, close: decisions.Close) -> None:
         """Close after the frames already queued."""
         self.closing = close
-        self._wakeup.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def fail(self, close: decisions.Close) -> None:
         """Close now, dropping what is queued: the page resumes from the last frame it read."""
@@ -206,8 +212,12 @@ class Outbox:
         """Send queued frames as they come, until a close is asked for; return that close."""
         self.send = send
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
+            if not self.frames and self.closing is None:
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
             metrics.observe_backlog(len(self.frames))
             sent = 0
             while self.frames:
