@@ -106,14 +106,13 @@ class Inbox:
 
     def ensure_started(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._task is not None and not self._task.done():
+        if tasks.running(self._task):
             assert self._loop is not None
             # Still served: from this loop, or from another thread's running loop.
             if self._loop is loop or (self._loop.is_running() and not self._loop.is_closed()):
                 return
         self._loop, self._ready, self._conditions = loop, asyncio.Event(), {}
-        self._task = loop.create_task(self._run(), name="realtime-channel-inbox")
-        self._task.add_done_callback(_log_exit)
+        self._task = tasks.spawn(self._run(), "realtime-channel-inbox", "channel inbox")
 
     async def started(self) -> None:
         """Return once this process LISTENs, so no wake-up after this call is missed."""
@@ -232,8 +231,3 @@ class Inbox:
             condition = self._conditions[channel]
             async with condition:
                 condition.notify_all()
-
-
-def _log_exit(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("channel inbox stopped on an unexpected error", exc_info=task.exception())

@@ -75,8 +75,7 @@ class Tracker:
         self._written: set[Key] = set()
         self._dirty = asyncio.Event()
         self._db = layer_db.LayerConnection()
-        self._task = asyncio.create_task(self._run(), name="realtime-presence %s" % self.process)
-        self._task.add_done_callback(self._log_exit)
+        self._task = tasks.spawn(self._run(), "realtime-presence %s" % self.process, "presence writer")
 
     def open(self, socket: object, topic: str, user_id: str, payload: dict[str, Any]) -> None:
         if socket in self._sockets:
@@ -168,10 +167,6 @@ class Tracker:
         for key in gone:
             if key not in self._counts:
                 self._payloads.pop(key, None)
-
-    def _log_exit(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("presence task of process %s failed", self.process, exc_info=task.exception())
 
 
 _tracker: Tracker | None = None

@@ -4,6 +4,7 @@ end, and how they wait before reconnecting after their database session was lost
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import contextlib
 import logging
 import random
@@ -12,6 +13,26 @@ from typing import Any
 from listener import conf
 
 logger = logging.getLogger(__name__)
+
+
+def spawn(coro: collections.abc.Coroutine[Any, Any, None], name: str, what: str) -> asyncio.Task[None]:
+    """Start a long-lived task on the running loop; if it ever ends on an error, log it as ``what``.
+
+    These tasks loop until cancelled: any other end means the process lost a part of its
+    real-time plumbing, and nothing awaits them to notice.
+    """
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+
+    def log_exit(done: asyncio.Task[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            logger.error("%s stopped on an unexpected error", what, exc_info=done.exception())
+
+    task.add_done_callback(log_exit)
+    return task
+
+
+def running(task: asyncio.Task[Any] | None) -> bool:
+    return task is not None and not task.done()
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:

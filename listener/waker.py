@@ -60,13 +60,12 @@ class Waker:
 
     def start(self) -> asyncio.Task[None]:
         self.loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self.run(), name="realtime-waker")
-        self._task.add_done_callback(self._log_exit)
+        self._task = tasks.spawn(self.run(), "realtime-waker", "waker")
         return self._task
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return tasks.running(self._task)
 
     async def stop(self) -> None:
         # Cancelling a blocked lock wait cancels it on the server too (psycopg does).
@@ -121,10 +120,6 @@ class Waker:
             self.ticks += 1
             if woke:
                 self.wakeups += 1
-
-    def _log_exit(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("waker stopped on an unexpected error", exc_info=task.exception())
 
 
 _waker: Waker | None = None

@@ -54,13 +54,12 @@ class Listener:
 
     def start(self) -> asyncio.Task[None]:
         self.loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self.run(), name="realtime-listener")
-        self._task.add_done_callback(self._log_exit)
+        self._task = tasks.spawn(self.run(), "realtime-listener", "listener")
         return self._task
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return tasks.running(self._task)
 
     async def stop(self) -> None:
         await tasks.cancel_and_wait(self._task)
@@ -165,7 +164,3 @@ class Listener:
         self.events_read += len(rows)
         metrics.EVENTS_READ.inc(len(rows))
         return len(rows)
-
-    def _log_exit(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("listener stopped on an unexpected error", exc_info=task.exception())
