@@ -24,18 +24,24 @@ class Event(models.Model):
     created = models.DateTimeField(db_default=functions.Now())
 
     class Meta:
-        indexes = [models.Index(fields=["xid", "id"], name="listener_event_xid_id")]
+        indexes = [
+            models.Index(fields=["xid", "id"], name="listener_event_xid_id"),
+            # A page's replay reads its topic's events in log order (EventTopic: the other topics).
+            models.Index(models.F("topics__0"), "xid", "id", name="listener_event_topic1_xid_id"),
+        ]
 
     def __str__(self) -> str:
         return "%s %s" % (self.type, ",".join(self.topics))
 
 
 class EventTopic(models.Model):
-    """One topic of one event: a page's replay reads its own topics' events, in log order.
+    """A second or later topic of one event: with the log's index on its first topic, a page's
+    replay reads its own topics' events, in log order.
 
-    Filled by a trigger on the log itself (``realtime_index_event_topics_v1``), so every way of
-    appending an event indexes it. A GIN index on ``topics`` could find a topic's events but not
-    in ``(xid, id)`` order, and an index on ``topics[1]`` misses events with several topics.
+    Filled by a trigger on the log itself (``realtime_index_event_topics_v2``), so every way of
+    appending an event indexes it; it fires only for events with several topics, so a
+    single-topic event costs one index entry on the log and nothing here. A GIN index on
+    ``topics`` could find a topic's events but not in ``(xid, id)`` order.
     """
 
     pk = models.CompositePrimaryKey("topic", "xid", "event_id")

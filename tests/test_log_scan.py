@@ -139,6 +139,24 @@ def test_replay_reads_a_topics_events_once_each_including_multi_topic_ones_and_p
     assert [t for t, _ in replay(["room_1", "user_7"], since, until)] == ["a", "c", "d", "e"]
     assert [t for t, _ in replay(None, since, until)] == ["a", "b", "c", "d", "e"]
     assert replay(["room_3"], since, until) == []
+    # Only later topics have rows of their own; first topics are found through the log's index.
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT topic, e.type FROM listener_event_topic t JOIN listener_event e ON e.id = t.event_id"
+        )
+        assert cur.fetchall() == [("user_7", "c")]
+
+    # A transaction in progress when the replay's `since` was taken: found by its xid, both ways.
+    with psycopg.connect(servers.database_url(), autocommit=True) as other:
+        with other.transaction():
+            for topics, event_type in ((["room_1", "user_7"], "f"), (["user_7"], "g"), (["room_2"], "h")):
+                other.execute("SELECT realtime_append_event_v1(%s, %s, '{}')", [topics, event_type])
+            append((["room_9"], "later xid, committed first"))  # puts the open one in since's xip
+            since = snapshot()
+        until = snapshot()
+    assert [t for t, _ in replay(["user_7"], since, until, limit=1)] == ["f", "g"]
+    assert [t for t, _ in replay(["room_1"], since, until, limit=1)] == ["f"]
+    assert [t for t, _ in replay(["room_1", "user_7"], since, until)] == ["f", "g"]
 
     call_command("prune_events", "--older-than", "0s")
     with connection.cursor() as cur:

@@ -55,11 +55,12 @@ SELECT pg_current_snapshot()::text AS until,
 -- event's creation time, for `manage.py listen`. Listener steps read their later pages here too.
 -- Scan bounds as in events_since: since's in-progress transactions that %(until)s sees, by xid
 -- equality, then the range [since's xmax, until's xmax). With topics, both go through the
--- (topic, xid, event_id) index of listener_event_topic, so a page reads its topics' events
--- only; then each found event is read from the log by id. The keyset position enters each
+-- log's index on ((topics[1]), xid, id) and the (topic, xid, event_id) index of
+-- listener_event_topic (later topics), so a page reads its topics' events only; then each
+-- found event is read from the log by id. The keyset position enters each
 -- index scan as its start key (one row comparison, or xid equality plus id), so a page of a
 -- large transaction starts where the last one stopped instead of re-reading its beginning. Each branch stops after %(limit)s
--- rows, so a page costs at most (in-progress transactions + 1) x topics x limit index entries.
+-- rows, so a page costs at most 2 x (in-progress transactions + 1) x topics x limit index entries.
 WITH committed AS MATERIALIZED (
     -- Transactions in progress at `since` that had committed by `until`.
     SELECT x.xid FROM pg_snapshot_xip(%(since)s::pg_snapshot) AS x (xid)
@@ -95,7 +96,9 @@ FROM (
     ORDER BY e.xid, e.id
     LIMIT %(limit)s)
     UNION ALL
-    -- Given topics: their entries in listener_event_topic, then those events from the log.
+    -- Given topics: each topic's events where it comes first, through the log's index on
+    -- ((topics[1]), xid, id), and where it comes later, through listener_event_topic; then
+    -- those events from the log.
     (SELECT e.*
     FROM (
         SELECT DISTINCT t.xid, t.event_id
@@ -104,13 +107,31 @@ FROM (
             (SELECT t.xid, t.event_id
             FROM committed
             CROSS JOIN LATERAL (
-                SELECT t.xid, t.event_id FROM listener_event_topic t
+                (SELECT e.xid, e.id AS event_id FROM listener_event e
+                WHERE e.topics[1] = w.topic AND e.xid = committed.xid
+                    AND e.id > CASE
+                        WHEN committed.xid = %(after_xid)s::xid8 THEN %(after_id)s::bigint ELSE 0 END
+                ORDER BY e.xid, e.id
+                LIMIT %(limit)s)
+                UNION ALL
+                (SELECT t.xid, t.event_id FROM listener_event_topic t
                 WHERE t.topic = w.topic AND t.xid = committed.xid
                     AND t.event_id > CASE
                         WHEN committed.xid = %(after_xid)s::xid8 THEN %(after_id)s::bigint ELSE 0 END
                 ORDER BY t.xid, t.event_id
-                LIMIT %(limit)s
+                LIMIT %(limit)s)
             ) t)
+            UNION ALL
+            (SELECT e.xid, e.id AS event_id FROM listener_event e
+            WHERE e.topics[1] = w.topic
+                AND (e.xid, e.id) > (
+                    greatest(%(after_xid)s::xid8, pg_snapshot_xmax(%(since)s::pg_snapshot)),
+                    CASE WHEN %(after_xid)s::xid8 >= pg_snapshot_xmax(%(since)s::pg_snapshot)
+                        THEN %(after_id)s::bigint ELSE 0 END)
+                AND e.xid < pg_snapshot_xmax(%(until)s::pg_snapshot)
+                AND pg_visible_in_snapshot(e.xid, %(until)s::pg_snapshot)
+            ORDER BY e.xid, e.id
+            LIMIT %(limit)s)
             UNION ALL
             (SELECT t.xid, t.event_id FROM listener_event_topic t
             WHERE t.topic = w.topic
@@ -139,7 +160,7 @@ WITH gone AS (
     DELETE FROM listener_event WHERE created < %(before)s RETURNING id, xid, topics
 ), gone_topics AS (
     DELETE FROM listener_event_topic t
-    USING (SELECT DISTINCT topic, gone.xid, gone.id FROM gone, unnest(gone.topics) AS topic) g
+    USING (SELECT DISTINCT topic, gone.xid, gone.id FROM gone, unnest(gone.topics[2:]) AS topic) g
     WHERE t.topic = g.topic AND t.xid = g.xid AND t.event_id = g.id
 )
 SELECT count(*) AS pruned FROM gone;
@@ -175,7 +196,7 @@ WITH candidates AS MATERIALIZED (
     RETURNING e.id, e.xid, e.topics
 ), gone_topics AS (
     DELETE FROM listener_event_topic t
-    USING (SELECT DISTINCT topic, gone.xid, gone.id FROM gone, unnest(gone.topics) AS topic) g
+    USING (SELECT DISTINCT topic, gone.xid, gone.id FROM gone, unnest(gone.topics[2:]) AS topic) g
     WHERE t.topic = g.topic AND t.xid = g.xid AND t.event_id = g.id
 ), tops AS (
     SELECT DISTINCT ON (topic) topic, gone.xid, gone.id
