@@ -13,13 +13,26 @@ class ListenerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        signals.connection_created.connect(_quiet_writes, dispatch_uid="realtime-notify")
+        signals.connection_created.connect(_session_defaults, dispatch_uid="realtime-session-defaults")
 
 
-def _quiet_writes(sender: Any, connection: Any, **kwargs: Any) -> None:
-    """Unless REALTIME_NOTIFY = "always", this process's writes append events without NOTIFY."""
+def _session_defaults(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """Settings of this process's database sessions that make captured writes cheaper, in one query.
+
+    `pgtrigger.ignore = '{}'` (ignore no trigger, as when unset): every trigger django-pgtrigger
+    installs starts by reading that setting inside an exception block, and in a session that never
+    set it the read raises and catches an error, for every captured row: about 25 µs of an insert
+    (docs/benchmarks_capture.md). `pgtrigger.ignore()` still works: it
+    sets the value for its own statements. Unless REALTIME_NOTIFY = "always", `realtime.notify =
+    'off'`: writes append events without NOTIFY (listener/waker.py).
+    """
     from listener import conf
 
-    if conf.get("REALTIME_NOTIFY") in ("waker", "off") and connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("SET realtime.notify = 'off'")
+    if connection.vendor != "postgresql":
+        return
+    quiet = conf.get("REALTIME_NOTIFY") in ("waker", "off")
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT set_config('pgtrigger.ignore', '{}', false)"
+            + (", set_config('realtime.notify', 'off', false)" if quiet else "")
+        )

@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 
+import pgtrigger
 import psycopg
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from chat import models
 from tests import servers
@@ -110,6 +111,28 @@ async def test_rolled_back_transaction_sends_nothing(member_socket, people, room
     (frame,) = await frames(member_socket, 1)
     assert frame["kwargs"]["message"] == "after"
     assert await member_socket.receive_nothing(timeout=0.3)
+
+
+async def test_pgtrigger_ignore_silences_a_publish_trigger_for_its_block_only(member_socket, people, room):
+    # The project's sessions default `pgtrigger.ignore` to '{}' (cheaper captures); ignoring a
+    # trigger must still work inside the block and stop at its end, in the same session.
+    def write(text: str) -> str:
+        models.ChatMessage.objects.create(room=room, sender=people["owner"], message=text)
+        with connection.cursor() as cur:
+            cur.execute("SELECT current_setting('pgtrigger.ignore', true)")
+            return str(cur.fetchone()[0])
+
+    def ignored_then_not() -> list[str]:
+        settings = [write("before")]
+        with pgtrigger.ignore("chat.ChatMessage:emit_message_created"):
+            settings.append(write("ignored"))
+        settings.append(write("after"))
+        return settings
+
+    settings = await sync(ignored_then_not)()
+    assert [frame["kwargs"]["message"] for frame in await frames(member_socket, 2)] == ["before", "after"]
+    assert await member_socket.receive_nothing(timeout=0.3)
+    assert settings[0] == "{}"
 
 
 async def test_large_payload_is_not_limited_by_notify(member_socket, people, room):

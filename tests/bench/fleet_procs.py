@@ -2,8 +2,8 @@
 
 A host runs ``count`` real listeners, each a `listener.worker.Listener` on its own connection
 (as ``count`` server processes would), and the process's waker when the mode has one. Writers
-insert with raw SQL on a session whose `realtime.notify` is what the project's own connections
-get in that mode, so the figures are the database's, not the ORM's.
+insert with raw SQL on a session set up as the project's own connections are in that mode
+(`realtime.notify`, `pgtrigger.ignore`), so the figures are the database's, not the ORM's.
 """
 
 from __future__ import annotations
@@ -93,7 +93,11 @@ def writer_main(
     import psycopg
 
     db = psycopg.connect(url, autocommit=True, application_name="bench-writer")
-    db.execute("SELECT set_config('realtime.notify', %s, false)", [notify])
+    # As the project's own sessions (listener/apps.py): the mode's notify, pgtrigger.ignore '{}'.
+    db.execute(
+        "SELECT set_config('realtime.notify', %s, false), set_config('pgtrigger.ignore', '{}', false)",
+        [notify],
+    )
     conn.send(("ready", db.info.backend_pid))
     while True:
         command = conn.recv()
