@@ -9,7 +9,7 @@ import re
 from django.conf import settings
 from django.db import migrations
 
-_FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION (\w+)\(")
+_FUNCTION = re.compile(r"CREATE OR REPLACE (?:FUNCTION|PROCEDURE) (\w+)\(")
 
 
 def _library_dir() -> importlib.resources.abc.Traversable:
@@ -28,7 +28,7 @@ def read(name: str, directory: str | None = None) -> str:
 
 
 def functions() -> dict[str, str]:
-    """The library's plpgsql functions, by name, with the file that defines each."""
+    """The library's plpgsql functions and procedures, by name, with the file that defines each."""
     found = {}
     for path in sorted(_library_dir().iterdir(), key=lambda p: p.name):
         if path.name.startswith("realtime_") and path.name.endswith(".sql"):

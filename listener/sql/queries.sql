@@ -334,29 +334,14 @@ WHERE p.process = %(process)s AND p.topic = k.topic AND p.user_id = k.user_id;
 -- A process that shuts down cleanly leaves at once instead of waiting to be reaped.
 WITH gone AS (DELETE FROM listener_presenceprocess WHERE id = %(process)s)
 DELETE FROM listener_presence WHERE process = %(process)s;
--- name: waker_tick
--- The elected waker's tick: has any event become visible since %(seen)s? If so, one NOTIFY
--- wakes every listener. Ids cannot tell (they are taken at insert, commits land in another
--- order), so the test is visibility: an event unseen by %(seen)s has an xid at or above its
--- xmax or in its in-progress list; both are index probes on (xid, id), bounded by what
--- started or ended since the last tick, never by the log's size or by an old open transaction.
--- Every bound is an expression of the parameter or of pg_current_snapshot() (one value per
--- statement), never a join, so that both probes are index range scans.
-WITH fresh AS (
-    SELECT EXISTS (
-        SELECT 1 FROM listener_event e
-        WHERE e.xid >= pg_snapshot_xmax(%(seen)s::pg_snapshot)
-            AND e.xid < pg_snapshot_xmax(pg_current_snapshot())
-            AND pg_visible_in_snapshot(e.xid, pg_current_snapshot())
-    ) OR EXISTS (
-        -- Transactions in progress at the last tick that have ended since: did they log?
-        SELECT 1 FROM pg_snapshot_xip(%(seen)s::pg_snapshot) AS ended(xid)
-        WHERE pg_visible_in_snapshot(ended.xid, pg_current_snapshot())
-            AND EXISTS (SELECT 1 FROM listener_event e WHERE e.xid = ended.xid)
-    ) AS found
-),
-woke AS (SELECT pg_notify('realtime_events', '') FROM fresh WHERE fresh.found)
-SELECT pg_current_snapshot()::text AS snapshot, (SELECT count(*) FROM woke) > 0 AS woke;
+-- name: waker_session
+-- The waker's lock wait and its loop are single statements that last as long as the session;
+-- the loop's notices count its wake-ups, whatever the role's client_min_messages says.
+SELECT set_config('statement_timeout', '0', false), set_config('client_min_messages', 'notice', false);
+
+-- name: waker_loop
+-- The elected waker's ticks, inside Postgres (realtime_waker_v1.sql); returns only with an error.
+CALL realtime_waker_v1(%(seen)s, %(quiet)s, %(busy)s);
 
 -- name: waker_elected
 -- A new waker wakes everyone once: events committed after its predecessor's last tick

@@ -68,9 +68,8 @@ async def _host(conn: multiprocessing.connection.Connection, count: int) -> None
     while True:
         command = await loop.run_in_executor(None, conn.recv)
         if command[0] == "stats":
-            ticks = running.ticks if running is not None else 0
             leading = running is not None and running.leading.is_set()
-            conn.send((state["events"], state["steps"], ticks, leading))
+            conn.send((state["events"], state["steps"], leading))
         elif command[0] == "record":
             state["record"] = command[1]
         elif command[0] == "dump":

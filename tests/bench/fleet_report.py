@@ -21,11 +21,12 @@ def _goals(results: list[dict[str, Any]], writers: list[int]) -> list[str]:
     fleets = [r for r in waker if r["listeners"] > 0] or waker
     small, big = min(fleets, key=lambda r: r["listeners"]), max(fleets, key=lambda r: r["listeners"])
     grows = big["idle_queries_per_s"] - small["idle_queries_per_s"]
-    # The waker's ticks are per database; the only per-listener idle work is the safety poll.
+    # The waker's ticks are per database (inside Postgres); per listener there is the safety poll.
     safety = (big["listeners"] - small["listeners"]) / 5.0
     lines.append(
         "- Postgres work while idle does not grow with L: **%s**. %.0f queries/s at L = %d, %.0f at L = %d"
-        " (the waker's ticks are per database; each listener adds only its safety poll, 1 per"
+        " sent by the listeners (the waker's ticks run inside Postgres, one per database, and show in"
+        " the CPU figure; each listener adds only its safety poll, 1 per"
         " `REALTIME_POLL_INTERVAL` = 5 s, %.1f/s for this step in L); Postgres CPU %.1f vs %.1f ms/s."
         % (
             "met" if grows <= safety + 1.0 else "not met",
@@ -85,8 +86,9 @@ def write(result: dict[str, Any], path: pathlib.Path) -> None:
         "",
         "## Idle and latency",
         "",
-        "Idle: queries/s sent by all listeners and the waker (counted client-side), and the CPU of"
-        " their Postgres backends (`/proc/<pid>/stat`). Latency: %d single-row inserts at %.0f/s,"
+        "Idle: queries/s sent by all listeners (counted client-side; the waker's ticks run inside"
+        " Postgres, in one CALL), and the CPU of their and the waker's Postgres backends"
+        " (`/proc/<pid>/stat`). Latency: %d single-row inserts at %.0f/s,"
         " from COMMIT returning to the listener's dispatch, at every listener."
         % (args["paced"], args["rate"]),
         "",
