@@ -155,8 +155,9 @@ def _follow(socket: consumer_module.RealtimeConsumer, successor: str) -> None:
     from listener import service
 
     service.channel_layer().join(successor, socket.channel_name)
-    watch(socket).adopt_hash = True
-    watch(socket).followed = successor
+    state = watch(socket)
+    state.adopt_hash = True
+    state.followed = successor
 
 
 async def _check_password(socket: consumer_module.RealtimeConsumer) -> None:

@@ -57,14 +57,23 @@ SELECT pg_current_snapshot()::text AS until,
 -- equality, then the range [since's xmax, until's xmax). With topics, both go through the
 -- log's index on ((topics[1]), xid, id) and the (topic, xid, event_id) index of
 -- listener_event_topic (later topics), so a page reads its topics' events only; then each
--- found event is read from the log by id. The keyset position enters each
--- index scan as its start key (one row comparison, or xid equality plus id), so a page of a
--- large transaction starts where the last one stopped instead of re-reading its beginning. Each branch stops after %(limit)s
+-- found event is read from the log by id. The keyset position (computed once, in `committed`
+-- and `later`) enters each index scan as its start key (one row comparison, or xid equality
+-- plus id), so a page of a large transaction starts where the last one stopped instead of
+-- re-reading its beginning. Each branch stops after %(limit)s
 -- rows, so a page costs at most 2 x (in-progress transactions + 1) x topics x limit index entries.
 WITH committed AS MATERIALIZED (
-    -- Transactions in progress at `since` that had committed by `until`.
-    SELECT x.xid FROM pg_snapshot_xip(%(since)s::pg_snapshot) AS x (xid)
+    -- Transactions in progress at `since` that had committed by `until`, each with the id its
+    -- scan starts after (the keyset's in the keyset's transaction, else 0).
+    SELECT x.xid,
+        CASE WHEN x.xid = %(after_xid)s::xid8 THEN %(after_id)s::bigint ELSE 0 END AS after_id
+    FROM pg_snapshot_xip(%(since)s::pg_snapshot) AS x (xid)
     WHERE pg_visible_in_snapshot(x.xid, %(until)s::pg_snapshot) AND x.xid >= %(after_xid)s::xid8
+), later AS MATERIALIZED (
+    -- Where the range of transactions that began at or after since's xmax resumes.
+    SELECT greatest(%(after_xid)s::xid8, pg_snapshot_xmax(%(since)s::pg_snapshot)) AS after_xid,
+        CASE WHEN %(after_xid)s::xid8 >= pg_snapshot_xmax(%(since)s::pg_snapshot)
+            THEN %(after_id)s::bigint ELSE 0 END AS after_id
 )
 SELECT e.id, e.xid::text AS xid, e.topics, e.type, e.payload::text AS payload,
     extract(epoch FROM e.created)::float8 AS created
@@ -76,25 +85,23 @@ FROM (
         SELECT * FROM listener_event e
         -- Not `e.xid = committed.xid`: with an equality on xid, the scan would start at the
         -- transaction's first event instead of at the keyset position.
-        WHERE (e.xid, e.id) > (committed.xid,
-                CASE WHEN committed.xid = %(after_xid)s::xid8 THEN %(after_id)s::bigint ELSE 0 END)
-            AND e.xid <= committed.xid
+        WHERE (e.xid, e.id) > (committed.xid, committed.after_id) AND e.xid <= committed.xid
         ORDER BY e.xid, e.id
         LIMIT %(limit)s
     ) e
     WHERE %(topics)s::text[] IS NULL)
     UNION ALL
     (SELECT e.*
-    FROM listener_event e
-    WHERE %(topics)s::text[] IS NULL
-        AND (e.xid, e.id) > (
-            greatest(%(after_xid)s::xid8, pg_snapshot_xmax(%(since)s::pg_snapshot)),
-            CASE WHEN %(after_xid)s::xid8 >= pg_snapshot_xmax(%(since)s::pg_snapshot)
-                THEN %(after_id)s::bigint ELSE 0 END)
-        AND e.xid < pg_snapshot_xmax(%(until)s::pg_snapshot)
-        AND pg_visible_in_snapshot(e.xid, %(until)s::pg_snapshot)
-    ORDER BY e.xid, e.id
-    LIMIT %(limit)s)
+    FROM later
+    CROSS JOIN LATERAL (
+        SELECT * FROM listener_event e
+        WHERE (e.xid, e.id) > (later.after_xid, later.after_id)
+            AND e.xid < pg_snapshot_xmax(%(until)s::pg_snapshot)
+            AND pg_visible_in_snapshot(e.xid, %(until)s::pg_snapshot)
+        ORDER BY e.xid, e.id
+        LIMIT %(limit)s
+    ) e
+    WHERE %(topics)s::text[] IS NULL)
     UNION ALL
     -- Given topics: each topic's events where it comes first, through the log's index on
     -- ((topics[1]), xid, id), and where it comes later, through listener_event_topic; then
@@ -108,41 +115,33 @@ FROM (
             FROM committed
             CROSS JOIN LATERAL (
                 (SELECT e.xid, e.id AS event_id FROM listener_event e
-                WHERE e.topics[1] = w.topic AND e.xid = committed.xid
-                    AND e.id > CASE
-                        WHEN committed.xid = %(after_xid)s::xid8 THEN %(after_id)s::bigint ELSE 0 END
+                WHERE e.topics[1] = w.topic AND e.xid = committed.xid AND e.id > committed.after_id
                 ORDER BY e.xid, e.id
                 LIMIT %(limit)s)
                 UNION ALL
                 (SELECT t.xid, t.event_id FROM listener_event_topic t
-                WHERE t.topic = w.topic AND t.xid = committed.xid
-                    AND t.event_id > CASE
-                        WHEN committed.xid = %(after_xid)s::xid8 THEN %(after_id)s::bigint ELSE 0 END
+                WHERE t.topic = w.topic AND t.xid = committed.xid AND t.event_id > committed.after_id
                 ORDER BY t.xid, t.event_id
                 LIMIT %(limit)s)
             ) t)
             UNION ALL
-            (SELECT e.xid, e.id AS event_id FROM listener_event e
-            WHERE e.topics[1] = w.topic
-                AND (e.xid, e.id) > (
-                    greatest(%(after_xid)s::xid8, pg_snapshot_xmax(%(since)s::pg_snapshot)),
-                    CASE WHEN %(after_xid)s::xid8 >= pg_snapshot_xmax(%(since)s::pg_snapshot)
-                        THEN %(after_id)s::bigint ELSE 0 END)
-                AND e.xid < pg_snapshot_xmax(%(until)s::pg_snapshot)
-                AND pg_visible_in_snapshot(e.xid, %(until)s::pg_snapshot)
-            ORDER BY e.xid, e.id
-            LIMIT %(limit)s)
-            UNION ALL
-            (SELECT t.xid, t.event_id FROM listener_event_topic t
-            WHERE t.topic = w.topic
-                AND (t.xid, t.event_id) > (
-                    greatest(%(after_xid)s::xid8, pg_snapshot_xmax(%(since)s::pg_snapshot)),
-                    CASE WHEN %(after_xid)s::xid8 >= pg_snapshot_xmax(%(since)s::pg_snapshot)
-                        THEN %(after_id)s::bigint ELSE 0 END)
-                AND t.xid < pg_snapshot_xmax(%(until)s::pg_snapshot)
-                AND pg_visible_in_snapshot(t.xid, %(until)s::pg_snapshot)
-            ORDER BY t.xid, t.event_id
-            LIMIT %(limit)s)
+            (SELECT t.xid, t.event_id
+            FROM later
+            CROSS JOIN LATERAL (
+                (SELECT e.xid, e.id AS event_id FROM listener_event e
+                WHERE e.topics[1] = w.topic AND (e.xid, e.id) > (later.after_xid, later.after_id)
+                    AND e.xid < pg_snapshot_xmax(%(until)s::pg_snapshot)
+                    AND pg_visible_in_snapshot(e.xid, %(until)s::pg_snapshot)
+                ORDER BY e.xid, e.id
+                LIMIT %(limit)s)
+                UNION ALL
+                (SELECT t.xid, t.event_id FROM listener_event_topic t
+                WHERE t.topic = w.topic AND (t.xid, t.event_id) > (later.after_xid, later.after_id)
+                    AND t.xid < pg_snapshot_xmax(%(until)s::pg_snapshot)
+                    AND pg_visible_in_snapshot(t.xid, %(until)s::pg_snapshot)
+                ORDER BY t.xid, t.event_id
+                LIMIT %(limit)s)
+            ) t)
         ) t
         ORDER BY t.xid, t.event_id
         LIMIT %(limit)s
