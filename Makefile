@@ -27,13 +27,13 @@ test: bootstrap ## lint, type-check, check migrations, then the whole test suite
 	$(BIN)/pytest
 
 bench: bootstrap ## the side-by-side benchmark against Channels + channels-redis (needs Redis)
-	$(BIN)/python -m tests.bench.run
+	$(BIN)/python -m bench.run
 
 bench-layer: bootstrap ## the channel layer against channels-redis: send/group_send rate and latency (needs Redis)
-	$(BIN)/python -m tests.bench.layer
+	$(BIN)/python -m bench.layer
 
 bench-prune: bootstrap ## pruning 1M events beside live delivery: p99 commit-to-dispatch and log size, one statement vs batches
-	$(BIN)/python -m tests.bench.prune
+	$(BIN)/python -m bench.prune
 
 stop-db: ## stop the embedded Postgres
 	$(BIN)/python -m project.embedded_postgres stop

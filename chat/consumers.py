@@ -9,8 +9,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 import listener
 from chat import access, topics
-from listener import events
-from listener.consumer import Close, Code, Decision, RealtimeConsumer, State, Verdict
+from listener import Close, Code, Decision, LogEvent, RealtimeConsumer, SocketState, Verdict
 
 # Access re-reads in flight; kept so that they are not collected while they run.
 _RECHECKS: set[asyncio.Task[None]] = set()
@@ -38,19 +37,19 @@ class RoomConsumer(RealtimeConsumer):
         self.access_since = found.since
         return None
 
-    def on_chat_message_created(self, event: events.LogEvent) -> Decision:
+    def on_chat_message_created(self, event: LogEvent) -> Decision:
         return Verdict.SEND
 
-    def on_chat_message_updated(self, event: events.LogEvent) -> Decision:
+    def on_chat_message_updated(self, event: LogEvent) -> Decision:
         return Verdict.SEND
 
-    def on_chat_message_deleted(self, event: events.LogEvent) -> Decision:
+    def on_chat_message_deleted(self, event: LogEvent) -> Decision:
         return Verdict.SEND
 
-    def on_did_alter_join_request(self, event: events.LogEvent) -> Decision:
+    def on_did_alter_join_request(self, event: LogEvent) -> Decision:
         return Verdict.SEND if self.room_access.sees_join_requests else Verdict.SKIP
 
-    def on_did_alter_presence(self, event: events.LogEvent) -> Decision:
+    def on_did_alter_presence(self, event: LogEvent) -> Decision:
         return Verdict.SEND
 
     # Access was read at the end of a replay, and `access_since` guarantees it held throughout
@@ -58,22 +57,22 @@ class RoomConsumer(RealtimeConsumer):
     # history's changes would apply them in xid order, which is not commit order: an owner
     # change that committed first but has the higher xid would win.)
 
-    def on_did_alter_membership(self, event: events.LogEvent) -> Decision:
-        if event.kwargs["user"]["id"] == str(self.user_id) and self.state is not State.REPLAYING:
+    def on_did_alter_membership(self, event: LogEvent) -> Decision:
+        if event.kwargs["user"]["id"] == str(self.user_id) and self.state is not SocketState.REPLAYING:
             self.room_access.is_member = event.kwargs["action"] == "join"
             if not self.room_access.may_subscribe:
                 return Close(Code.FORBIDDEN, "removed from this room", send_first=True)
         return Verdict.SEND
 
-    def on_room_changed(self, event: events.LogEvent) -> Decision:
-        if self.state is State.REPLAYING:
+    def on_room_changed(self, event: LogEvent) -> Decision:
+        if self.state is SocketState.REPLAYING:
             return Verdict.SKIP
         # Events of one listener step come in xid order, not commit order: of two changes of
         # owner, the one read last may have committed first. Losing ownership counts at once;
         # gaining it waits for the room's row, which says who owns the room now.
         if int(event.kwargs["owner"]) != self.user_id:
             self.room_access.owner_id = int(event.kwargs["owner"])
-        if self.state is State.LIVE:
+        if self.state is SocketState.LIVE:
             recheck = asyncio.get_running_loop().create_task(
                 self._recheck(), name="room-access %s" % self.topic
             )
@@ -93,7 +92,7 @@ class RoomConsumer(RealtimeConsumer):
         else:
             self.room_access = found
 
-    def on_room_deleted(self, event: events.LogEvent) -> Decision:
+    def on_room_deleted(self, event: LogEvent) -> Decision:
         return Close(Code.NOT_FOUND, "room deleted")
 
 
@@ -109,10 +108,10 @@ class UserConsumer(RealtimeConsumer):
             return Close(Code.FORBIDDEN, "this is another user's topic")
         return None
 
-    def on_did_alter_join_request(self, event: events.LogEvent) -> Decision:
+    def on_did_alter_join_request(self, event: LogEvent) -> Decision:
         return Verdict.SEND
 
-    def on_did_alter_room(self, event: events.LogEvent) -> Decision:
+    def on_did_alter_room(self, event: LogEvent) -> Decision:
         # Published on this user's topic only when the room is theirs (owner or member); the
         # join code travels only on create, which goes to the owner alone.
         return Verdict.SEND

@@ -1,6 +1,6 @@
 """The chat's pages (home, room, sign-up) and the POST endpoints they call.
 
-Pages read their data and their cursor in one snapshot (``listener.pages.consistent_read``), so
+Pages read their data and their cursor in one snapshot (``listener.consistent_read``), so
 the socket they open replays exactly what happened after the render. Writes return JSON to
 ``fetch()`` callers and redirect otherwise; the page learns the outcome from the event stream,
 like every other page, so nothing is shown twice.
@@ -22,7 +22,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 import listener
 from chat import forms, history, models, requests, topics
 from chat.throttle import limits
-from listener import pages
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -48,7 +47,7 @@ def _room_for_member(user_id: int, room_id: int) -> models.ChatRoom:
 @require_http_methods(["GET"])
 def home(request: requests.LoggedInRequest) -> HttpResponse:
     user = request.user
-    with pages.consistent_read() as cursor:
+    with listener.consistent_read() as cursor:
         owned = list(models.ChatRoom.objects.filter(owner=user).order_by("title", "id"))
         joined = list(
             models.ChatRoom.objects.filter(member_set=user).exclude(owner=user).order_by("title", "id")
@@ -154,7 +153,7 @@ def join_by_code(request: requests.LoggedInRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 def room(request: requests.LoggedInRequest, room_id: int) -> HttpResponse:
     user = request.user
-    with pages.consistent_read() as cursor:
+    with listener.consistent_read() as cursor:
         chat_room = _room_for_member(user.id, room_id)
         # The latest page and the cursor share one snapshot: older pages are fetched strictly
         # before its first message, later changes arrive as frames after the cursor.

@@ -8,7 +8,8 @@ from django.contrib.sessions import models as sessions_models
 from django.db import models
 from django.db.models import functions
 
-from listener import fields, presence_triggers, revocation
+from listener import fields
+from listener.capture import access, presence_triggers
 
 
 class Event(models.Model):
@@ -95,7 +96,7 @@ class UserAccess(_USER_MODEL):  # type: ignore[valid-type,misc]
 
     class Meta:
         proxy = True
-        triggers = revocation.user_triggers(_USER_MODEL)
+        triggers = access.user_triggers(_USER_MODEL)
 
 
 class SessionEnd(sessions_models.Session):
@@ -103,7 +104,7 @@ class SessionEnd(sessions_models.Session):
 
     class Meta:
         proxy = True
-        triggers = revocation.session_triggers()
+        triggers = access.session_triggers()
 
 
 class ChannelMessage(models.Model):

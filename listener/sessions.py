@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib.sessions.backends import db as db_sessions
 from django.db import connections, router, transaction
 
-from listener import revocation, topics
+from listener.capture import access, topics
 
 
 class SessionStore(db_sessions.SessionStore):
@@ -35,6 +35,6 @@ class SessionStore(db_sessions.SessionStore):
             with connections[using].cursor() as cur:
                 cur.execute(
                     "SELECT set_config(%s, %s, true)",
-                    [revocation.SUCCESSOR_SETTING, topics.SESSION.name(self.session_key)],
+                    [access.SUCCESSOR_SETTING, topics.SESSION.name(self.session_key)],
                 )
             super().delete(session_key)

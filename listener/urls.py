@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from listener import views
+from listener.ops import views
 
 urlpatterns = [
     path("health", views.health, name="health"),

@@ -17,13 +17,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 import listener  # noqa: E402
 from chat import routing  # noqa: E402
-from listener import asgi as listener_asgi  # noqa: E402
 
-application = listener_asgi.with_listener(
+application = listener.with_listener(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            # Origin is checked by the consumers (listener/origin.py) after accepting, so a
+            # Origin is checked by the consumers (listener/sockets/origin.py) after accepting, so a
             # cross-site page gets a readable 4403 rather than an opaque HTTP 403.
             "websocket": listener.SocketAuth(URLRouter(routing.websocket_urlpatterns)),
         }

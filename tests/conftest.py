@@ -15,7 +15,9 @@ from django.db import connections
 from django.test import Client
 
 from chat import models
-from listener import connection, service
+from listener import connection
+from listener.layer import channel_layer
+from listener.sockets import asgi
 from project.asgi import application
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
@@ -43,9 +45,9 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> collection
 async def _stop_listener() -> collections.abc.AsyncIterator[None]:
     """Each test runs in its own event loop; its listener must not outlive it."""
     yield
-    await service.stop()
+    await asgi.stop()
     # Sockets a test left open must not count in the next test's health figures.
-    await service.channel_layer().close()
+    await channel_layer.default().close()
 
 
 @pytest.fixture(autouse=True)

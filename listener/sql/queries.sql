@@ -152,7 +152,7 @@ ORDER BY e.xid, e.id
 LIMIT %(limit)s;
 
 -- name: prune_events_at_once
--- The one-statement prune of earlier versions, kept only so that tests/bench/prune.py can
+-- The one-statement prune of earlier versions, kept only so that bench/prune.py can
 -- measure what batches changed: one long transaction that holds every deleted row's lock, keeps
 -- the xmin horizon back and leaves all its dead rows to one late autovacuum.
 WITH gone AS (

@@ -10,7 +10,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from listener import cursors, events, exceptions, replay, worker
+from listener import exceptions
+from listener.log import cursors, events, history, listen
 
 # Payload keys worth a column: ids, and what kind of change it was.
 SHOWN = ("id", "room", "user", "sender", "owner", "action", "status")
@@ -74,7 +75,7 @@ class Command(BaseCommand):
             until = await self._replay(since)
             if self.left == 0:
                 raise _Done()
-        listener = worker.Listener(lambda event: self._live(event, listener, done), since=until)
+        listener = listen.Listener(lambda event: self._live(event, listener, done), since=until)
         listener.start()
         try:
             await listener.ready.wait()
@@ -87,15 +88,15 @@ class Command(BaseCommand):
 
     async def _replay(self, since: cursors.Cursor) -> cursors.Snapshot:
         """Print the logged events after ``since``; return the snapshot the live tail starts from."""
-        until = await replay.current_snapshot()
-        async for page in replay.pages(None, since, until):
+        until = await history.current_snapshot()
+        async for page in history.pages(None, since, until):
             for event in page.events:
                 lag = None if event.created is None else time.time() - event.created
                 if self._print(event, lag, "replay") and self.left == 0:
                     return until
         return until
 
-    def _live(self, event: events.LogEvent, listener: worker.Listener, done: asyncio.Future[None]) -> None:
+    def _live(self, event: events.LogEvent, listener: listen.Listener, done: asyncio.Future[None]) -> None:
         if done.done():
             return
         if self._print(event, listener.last_lag, "live") and self.left == 0:

@@ -7,7 +7,7 @@ partition's indexes, and a partition can only go once all of it is old. Batches 
 cost one index-ordered read and one delete of ``--batch-size`` rows per short transaction, hold
 no lock that delivery waits on, and let autovacuum (tuned on both tables by migration 0006) and
 the closing VACUUM hand the freed space to new events. docs/benchmarks_retention.md has the
-numbers; tests/bench/prune.py measures them.
+numbers; bench/prune.py measures them.
 
 Each batch also raises the pruned topics' horizons (``listener_retention_topic``) in the same
 transaction, which listener.retention reads to decide which cursors must resync.
@@ -23,7 +23,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from listener import conf, durations, queries
+from listener import conf, queries
+from listener.ops import durations
 
 
 class Command(BaseCommand):

@@ -6,13 +6,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from listener import checks, probes
+from listener.ops import diagnostics, probes
 
 MARKS = {
-    checks.Level.OK: "ok     ",
-    checks.Level.INFO: "info   ",
-    checks.Level.WARNING: "WARNING",
-    checks.Level.ERROR: "ERROR  ",
+    diagnostics.Level.OK: "ok     ",
+    diagnostics.Level.INFO: "info   ",
+    diagnostics.Level.WARNING: "WARNING",
+    diagnostics.Level.ERROR: "ERROR  ",
 }
 
 
@@ -34,18 +34,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         # The catalog can look right while nothing is captured: also write, rolled back, and look.
-        findings = [*checks.run_all(options["timeout"]), *probes.run_all()]
+        findings = [*diagnostics.run_all(options["timeout"]), *probes.run_all()]
         for finding in findings:
-            if options["quiet"] and finding.level in {checks.Level.OK, checks.Level.INFO}:
+            if options["quiet"] and finding.level in {diagnostics.Level.OK, diagnostics.Level.INFO}:
                 continue
             line = "%s %s" % (MARKS[finding.level], finding.message)
-            if finding.level is checks.Level.ERROR:
+            if finding.level is diagnostics.Level.ERROR:
                 self.stdout.write(self.style.ERROR(line))
-            elif finding.level is checks.Level.WARNING:
+            elif finding.level is diagnostics.Level.WARNING:
                 self.stdout.write(self.style.WARNING(line))
             else:
                 self.stdout.write(line)
-        failing = {checks.Level.ERROR} | ({checks.Level.WARNING} if options["strict"] else set())
+        failing = {diagnostics.Level.ERROR} | ({diagnostics.Level.WARNING} if options["strict"] else set())
         problems = [f for f in findings if f.level in failing]
         if problems:
             raise CommandError("%d problem(s) found" % len(problems))

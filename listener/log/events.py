@@ -1,0 +1,76 @@
+"""Events as they travel from the log to the sockets."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from listener.log import cursors
+
+
+class LogEvent:
+    """One row of the event log, with the cursor of the frame that carries it.
+
+    The frame is serialized once per event and shared by every socket it reaches. Its cursor
+    (a signed token) is made only when a socket takes the event: a process reads every event of
+    the log, and most of them concern pages that other processes serve.
+    """
+
+    def __init__(
+        self,
+        id: int,
+        xid: int,
+        topics: list[str],
+        type: str,
+        payload_json: str,
+        base: cursors.Cursor,
+        now: cursors.Snapshot,
+        created: float | None = None,
+    ) -> None:
+        self.id = id
+        self.xid = xid
+        self.topics = topics
+        self.type = type
+        self.payload_json = payload_json
+        # The step that read this event: from what its reader had seen (base) up to `now`.
+        self._base = base
+        self._now = now
+        # When the writing transaction started (epoch seconds), where the reader asked for it.
+        self.created = created
+
+    @functools.cached_property
+    def cursor(self) -> str:
+        """Covers exactly this event and those before it in ``(xid, id)`` order."""
+        return self._base.after(self._now, self.xid, self.id).encode()
+
+    @functools.cached_property
+    def kwargs(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.payload_json)
+        return loaded
+
+    @functools.cached_property
+    def frame(self) -> str:
+        return '{"type": %s, "kwargs": %s, "cursor": %s}' % (
+            json.dumps(self.type),
+            self.payload_json,
+            json.dumps(self.cursor),
+        )
+
+    def __repr__(self) -> str:
+        return "<LogEvent %d xid=%d %s %s>" % (self.id, self.xid, self.type, self.topics)
+
+
+def frame(type: str, kwargs: dict[str, Any], cursor: str = "") -> str:
+    """A server-to-page frame that does not come from the log (e.g. ``resync_required``)."""
+    return json.dumps({"type": type, "kwargs": kwargs, "cursor": cursor})
+
+
+def from_row(row: tuple[Any, ...], base: cursors.Cursor, now: cursors.Snapshot) -> LogEvent:
+    """A log row ``(id, xid, topics, type, payload[, created])`` read between ``base`` and ``now``.
+
+    Rows come in ``(xid, id)`` order; the frame's cursor covers exactly this row and those before it.
+    """
+    event_id, xid_text, topics, event_type, payload = row[:5]
+    created = float(row[5]) if len(row) > 5 else None
+    return LogEvent(event_id, int(xid_text), topics, event_type, payload, base, now, created)

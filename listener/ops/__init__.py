@@ -1,0 +1,1 @@
+"""Operations: health and metrics endpoints, deployment checks and probes, durations for commands."""

@@ -1,0 +1,1 @@
+"""Sockets: the consumer base, its handshake, outbox, replay, revocation, expiry and presence."""

@@ -1,0 +1,92 @@
+"""Who may open a socket at all: origin, login, cursor syntax and the per-user socket cap.
+
+These checks need no database beyond the session the auth middleware already loaded, so a
+socket that fails them is refused before it costs a query.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import urllib.parse
+from typing import Any
+
+from listener import conf, exceptions
+from listener.capture import topics
+from listener.layer import channel_layer, process
+from listener.log import cursors
+from listener.sockets import decisions, origin
+
+Scope = collections.abc.Mapping[str, Any]
+
+
+def refusal(scope: Scope) -> decisions.Close | None:
+    """Why this handshake is refused before any topic is looked at, or None."""
+    if not origin.allowed(scope):
+        return decisions.Close(decisions.Code.FORBIDDEN, "origin not allowed")
+    user = scope.get("user")
+    if user is None or not user.is_authenticated:
+        return decisions.Close(decisions.Code.NOT_LOGGED_IN, "log in first")
+    return None
+
+
+async def admission(scope: Scope) -> tuple[decisions.Close | None, int | None, cursors.Cursor | None]:
+    """Every check before the topic's own: why the socket is refused (or None), the user's id,
+    and the cursor it resumes from. Ends with the cap check: the caller joins before awaiting."""
+    refused = refusal(scope)
+    if refused is not None:
+        return refused, None, None
+    user_id = int(scope["user"].pk)
+    try:
+        resume = cursor(scope)
+    except exceptions.InvalidCursor as exc:
+        return decisions.Close(decisions.Code.BAD_CURSOR, str(exc)), user_id, None
+    return await unready(user_id), user_id, resume
+
+
+def cursor(scope: Scope) -> cursors.Cursor | None:
+    """The ``?cursor=`` the page resumes from; raises `InvalidCursor` for a token we did not issue."""
+    query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    values = query.get("cursor")
+    if not values or not values[0]:
+        return None
+    return cursors.Cursor.decode(values[0])
+
+
+async def unready(user_id: int) -> decisions.Close | None:
+    """Why a logged-in user's socket cannot be served now: no listener, or their cap is full."""
+    try:
+        await process.ready()
+    except exceptions.ListenerUnavailable:
+        return decisions.Close(decisions.Code.UNAVAILABLE, "real-time service unavailable, retry")
+    if over_cap(user_id):
+        return decisions.Close(decisions.Code.TOO_MANY_SOCKETS, "too many open sockets")
+    return None
+
+
+def groups(scope: Scope, topic: str, user_id: int) -> list[str]:
+    """The topic plus the user's and the session's groups, on which access is revoked."""
+    found = [topic, topics.USER.name(user_id)]
+    session = scope.get("session")
+    if session is not None and session.session_key:
+        found.append(topics.SESSION.name(session.session_key))
+    return list(dict.fromkeys(found))
+
+
+def over_cap(user_id: int) -> bool:
+    """Whether the user already holds their cap of sockets in this process.
+
+    Every socket of a user is in the group ``user_<id>``; the caller joins with no await in
+    between, so two handshakes cannot both take the last place.
+    """
+    cap = conf.get("REALTIME_MAX_SOCKETS_PER_USER")
+    return cap is not None and channel_layer.default().members(topics.USER.name(user_id)) >= cap
+
+
+def join(member: channel_layer.DirectMember, scope: Scope, topic: str, user_id: int) -> str:
+    """Attach ``member`` (a socket) to a new channel of this process in its groups; the channel's name."""
+    target = channel_layer.default()
+    channel = target.channel_name()
+    target.attach(channel, member)
+    for group in groups(scope, topic, user_id):
+        target.join(group, channel)
+    return channel

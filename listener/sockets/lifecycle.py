@@ -1,0 +1,58 @@
+"""Where a socket is in its life, and what the socket's helpers may ask of it.
+
+The helpers of a socket (revocation, session expiry, gap detection, presence) act on the
+consumer without importing it: they see it through ``Socket``, so the consumer can import them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import typing
+from typing import Any
+
+from listener.sockets import decisions
+
+
+class SocketState(enum.Enum):
+    """Where a socket is in its life; events are handled according to it."""
+
+    CONNECTING = "connecting"  # checks and access; live events are held
+    REPLAYING = "replaying"  # sending history from the page's cursor; live events are held
+    LIVE = "live"  # forwarding live events
+    CLOSING = "closing"  # a close is decided; only its code may still change
+    CLOSED = "closed"  # left the groups; nothing more is sent
+
+
+@dataclasses.dataclass(slots=True)
+class SessionWatch:
+    """What a socket learnt of its session after the handshake; made on the first cycle or check."""
+
+    # The session hash it last knew (None: the one in the handshake's session).
+    known_hash: str | None = None
+    # The key was cycled: the next password check adopts the user's current hash.
+    adopt_hash: bool = False
+    # The topic of the key followed after a cycle (listener.sockets.expiry reads that key's expiry).
+    followed: str | None = None
+
+
+class Socket(typing.Protocol):
+    """A real-time socket as its helpers see it (``listener.RealtimeConsumer`` is one)."""
+
+    scope: Any
+    state: SocketState
+    topic: str
+    channel_name: str
+    user_id: int | None
+    # The xid8 of the grant that gave the subscriber its current access (``authorize``), if known.
+    access_since: int | None
+    session_watch: SessionWatch | None
+
+    def revoke(self, close: decisions.Close) -> None:
+        """Close after a check that ran outside the event filter found that access has ended."""
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Send one frame to the page (Channels' ``AsyncWebsocketConsumer.send``)."""
+
+    async def close_with(self, close: decisions.Close) -> None:
+        """Leave the groups and close with ``close``'s code."""

@@ -1,0 +1,45 @@
+"""A socket's session and user in one step: Channels' AuthMiddlewareStack, flat, for real-time sockets.
+
+Each middleware of Channels' stack (cookies, session, user, and their base) awaits the next one
+for as long as the socket stays open, each holding its own copy of the scope and the session's
+send wrapper: with thousands of idle sockets open, kilobytes per socket are kept for a handshake
+that is over. This wrapper finds the same session and user with the same Channels and Django
+functions, keeps one copy of the scope, and wraps nothing: Channels saves a changed session only
+on an HTTP response, so on a WebSocket its send wrapper has nothing to do.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, cast
+
+from django.conf import settings
+from django.http import cookie
+
+Scope = dict[str, Any]
+
+
+class SocketAuth:
+    """Put ``cookies``, ``session`` and ``user`` in a WebSocket's scope, as AuthMiddlewareStack does."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.session_store: Any = importlib.import_module(settings.SESSION_ENGINE).SessionStore
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            raise ValueError("SocketAuth serves WebSocket connections; HTTP goes to Django's own app")
+        header = b"; ".join(value for name, value in scope.get("headers", []) if name == b"cookie")
+        cookies = cookie.parse_cookie(header.decode("latin1"))
+        scope = {
+            **scope,
+            "cookies": cookies,
+            "session": self.session_store(cookies.get(settings.SESSION_COOKIE_NAME)),
+        }
+        # Channels' own lookup (in a thread): the session's user, checked against its auth hash.
+        # Imported here: it imports Django's auth models, and `listener` must import before the
+        # app registry is ready.
+        from channels import auth
+
+        scope["user"] = await auth.get_user(cast(Any, scope))
+        await self.inner(scope, receive, send)

@@ -1,0 +1,1 @@
+"""Tests of the demo chat: its pages, topics, access rules and throttles."""
