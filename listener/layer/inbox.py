@@ -31,7 +31,7 @@ CHANNEL = "realtime_channels"
 FOREIGN_LOOP_POLL = 0.05
 
 
-class State(enum.Enum):
+class InboxState(enum.Enum):
     IDLE = "idle"
     CONNECTING = "connecting"
     LISTENING = "listening"
@@ -90,7 +90,7 @@ class Inbox:
     ) -> None:
         # The `<prefix><process>` parts (before "!") of the channel names this process issued.
         self.heads = heads
-        self.state = State.IDLE
+        self.state = InboxState.IDLE
         self.buffers: dict[str, Buffer] = {}
         self._capacity = capacity
         self._generations: dict[str, int] = {}
@@ -160,19 +160,19 @@ class Inbox:
         if self._task is not None and not self._task.done() and self._loop is asyncio.get_running_loop():
             await tasks.cancel_and_wait(self._task)
         self._task = None
-        self.state = State.IDLE
+        self.state = InboxState.IDLE
 
     async def _run(self) -> None:
         backoff = tasks.Backoff("channel inbox")
         while True:
-            self.state = State.CONNECTING
+            self.state = InboxState.CONNECTING
             try:
                 dsn = conninfo.make_conninfo(
                     connection.listener_conninfo(), application_name="realtime-channel-inbox"
                 )
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
                     await conn.execute("LISTEN %s" % CHANNEL)
-                    self.state = State.LISTENING
+                    self.state = InboxState.LISTENING
                     backoff.reset()
                     await self._claim(conn)
                     # Receivers that waited while we were away look again.

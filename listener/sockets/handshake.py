@@ -63,8 +63,8 @@ async def unready(user_id: int) -> decisions.Close | None:
     return None
 
 
-def groups(scope: Scope, topic: str, user_id: int) -> list[str]:
-    """The topic plus the user's and the session's groups, on which access is revoked."""
+def topics_of(scope: Scope, topic: str, user_id: int) -> list[str]:
+    """The socket's topic plus its user's and session's topics, on which access is revoked."""
     found = [topic, topics.USER.name(user_id)]
     session = scope.get("session")
     if session is not None and session.session_key:
@@ -87,6 +87,7 @@ def join(member: channel_layer.DirectMember, scope: Scope, topic: str, user_id: 
     target = channel_layer.default()
     channel = target.channel_name()
     target.attach(channel, member)
-    for group in groups(scope, topic, user_id):
-        target.join(group, channel)
+    # A topic is a Channels group: the socket joins each as a member of this process.
+    for name in topics_of(scope, topic, user_id):
+        target.join(name, channel)
     return channel
