@@ -77,8 +77,13 @@ def field_problem(form: forms.BaseForm, subjects: dict[str, str]) -> str | None:
     """
     for name, field in form.fields.items():
         value = field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
+        subject = subjects.get(name, str(field.label or name))
         try:
-            field.clean(value)
+            cleaned = field.clean(value)
         except exceptions.ValidationError as error:
-            return explain(subjects.get(name, str(field.label or name)), error)
+            return explain(subject, error)
+        # AuthenticationForm sets its username's max_length after the field made its validators.
+        limit = getattr(field, "max_length", None)
+        if isinstance(cleaned, str) and limit is not None and len(cleaned) > limit:
+            return "%s is at most %d characters; this one has %d." % (subject, limit, len(cleaned))
     return None
