@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+# Addresses whose X-Forwarded-For uvicorn believes. Its default trusts loopback, so any program on
+# the host could claim any client address and dodge the per-address limits. Empty: `make serve`
+# has no proxy in front and trusts nobody; behind a proxy on this host, FORWARDED_ALLOW_IPS=127.0.0.1.
+FORWARDED_ALLOW_IPS ?=
 
 .DEFAULT_GOAL := help
 
@@ -17,7 +21,7 @@ run: bootstrap ## migrate, seed the demo and serve on http://127.0.0.1:8000 (dap
 
 serve: bootstrap ## migrate and serve on every core: uvicorn, one worker per core (WORKERS=n to choose), each with its own listener
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python -m uvicorn --host 127.0.0.1 --port 8000 --workers $(WORKERS) --lifespan on --ws websockets-sansio project.asgi:application
+	$(BIN)/python -m uvicorn --host 127.0.0.1 --port 8000 --workers $(WORKERS) --forwarded-allow-ips '$(FORWARDED_ALLOW_IPS)' --lifespan on --ws websockets-sansio project.asgi:application
 
 test: bootstrap ## lint, type-check, check migrations, then the whole test suite
 	$(BIN)/ruff check .

@@ -9,7 +9,6 @@ row: every page, the author's included, shows the change when its ``chat_message
 
 from __future__ import annotations
 
-from django import forms as django_forms
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -19,8 +18,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from chat import forms, history, models
-
-MAX_LENGTH = 200
 
 
 class Refused(Exception):
@@ -70,10 +67,8 @@ def _new_text(request: HttpRequest) -> str:
     if form.is_valid():
         text: str = form.cleaned_data["message"]
         return text
-    raw = django_forms.CharField(strip=True, required=False).clean(request.POST.get("message", ""))
-    if not raw:
-        raise Refused(400, "A message cannot be empty.")
-    raise Refused(400, "A message is at most %d characters; this one has %d." % (MAX_LENGTH, len(raw)))
+    # From the form's own errors: re-cleaning the raw text raised on a NUL character (a 500).
+    raise Refused(400, forms.problem(form, {"message": "A message"}))
 
 
 @login_required

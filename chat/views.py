@@ -74,7 +74,7 @@ def home(request: requests.LoggedInRequest) -> HttpResponse:
 def create_room(request: requests.LoggedInRequest) -> HttpResponse:
     form = forms.RoomForm(request.POST)
     if not form.is_valid():
-        return _done(request, 400, "A room needs a title of at most 50 characters.", reverse("home"))
+        return _done(request, 400, forms.problem(form, {"title": "A room's title"}), reverse("home"))
     room = form.save(commit=False)
     room.owner = request.user
     room.save()
@@ -102,7 +102,7 @@ def join_by_code(request: requests.LoggedInRequest) -> HttpResponse:
     form = forms.JoinCodeForm(request.POST)
     home_url = reverse("home")
     if not form.is_valid():
-        return _done(request, 400, "Enter the room's join code.", home_url)
+        return _done(request, 400, forms.problem(form, {"code": "A join code"}), home_url)
     user = request.user
     # Wrong codes count per user and per address: past the limit even the right code is refused.
     guesses = [
@@ -196,7 +196,16 @@ def post_message(request: requests.LoggedInRequest, room_id: int) -> HttpRespons
     room_url = reverse("room", args=[chat_room.id])
     form = forms.MessageForm(request.POST)
     if not form.is_valid():
-        return _done(request, 400, "A message is 1 to 200 characters.", room_url)
+        return _done(request, 400, forms.problem(form, {"message": "A message"}), room_url)
+    # Per user and room: a flood in one room leaves the sender's other rooms, and other senders, alone.
+    posts = limits.Limit(
+        "post:room:%s:user:%s" % (chat_room.id, request.user.id),
+        limits.setting("CHAT_THROTTLE_POSTS"),
+        window=limits.setting("CHAT_THROTTLE_POST_WINDOW"),
+    )
+    wait = limits.take([posts]).wait
+    if wait is not None:
+        return _too_many(request, limits.message("messages", wait), wait)
     message = models.ChatMessage.objects.create(
         room=chat_room, sender=request.user, message=form.cleaned_data["message"]
     )
@@ -230,8 +239,29 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     form = forms.SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        auth.login(request, user)
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
+    if request.method != "POST":
+        return render(request, "registration/signup.html", {"form": form})
+    # Accounts per address: one host cannot mint an army of members (each posts its own quota).
+    accounts = limits.Limit(
+        "signup:addr:%s" % request.META.get("REMOTE_ADDR", ""),
+        limits.setting("CHAT_THROTTLE_SIGNUPS"),
+        window=limits.setting("CHAT_THROTTLE_SIGNUP_WINDOW"),
+    )
+    wait = limits.retry_after([accounts])
+    if wait is None and form.is_valid():
+        wait = limits.take([accounts]).wait
+        if wait is None:
+            user = form.save()
+            auth.login(request, user)
+            return redirect("home")
+    if wait is not None:
+        page = render(
+            request,
+            "registration/signup.html",
+            {"form": form, "throttled": limits.message("new accounts from your address", wait)},
+        )
+        return limits.refused(page, wait)
+    invalid = forms.problem(
+        form, {"username": "A username", "password1": "A password", "password2": "The password confirmation"}
+    )
+    return render(request, "registration/signup.html", {"form": form, "invalid": invalid}, status=400)

@@ -79,7 +79,7 @@ def _retry_after(headers: dict[str, str]) -> int:
     return wait
 
 
-def test_wrong_passwords_then_the_right_one_is_refused_per_user(
+def test_wrong_passwords_then_the_right_one_is_refused_per_user_and_address(
     server: servers.Server, people: dict[str, User]
 ) -> None:
     browser = Browser(server.http, "198.51.100.1")
@@ -91,9 +91,9 @@ def test_wrong_passwords_then_the_right_one_is_refused_per_user(
     _retry_after(headers)
     assert re.search(r'id="throttled">Too many failed logins\. Try again in 15 minutes\.<', page)
     assert browser.cookie("sessionid") is None
-    # The same account from another address is still refused ...
+    # The same account from another address is not: failures count per (username, address) ...
     elsewhere = Browser(server.http, "198.51.100.2")
-    assert elsewhere.log_in("OLIVIA", "pw")[0] == 429
+    assert elsewhere.log_in("olivia", "pw")[0] == 302
     # ... while another user from the first address logs in.
     status, headers, _ = browser.log_in("mo", "pw")
     assert status == 302 and browser.cookie("sessionid") is not None
@@ -154,12 +154,14 @@ def test_request_deny_cycles_stop_after_a_few(
 
 
 def test_attempts_older_than_the_window_are_deleted(server: servers.Server, people: dict[str, User]) -> None:
-    old = throttle_models.Attempt.objects.create(key="login:user:gone", at="2000-01-01T00:00:00Z")
+    old = throttle_models.Attempt.objects.create(
+        key="login:user:gone", at="2000-01-01T00:00:00Z", until="2000-01-01T00:15:00Z"
+    )
     browser = Browser(server.http, "198.51.100.7")
     assert browser.log_in("olivia", "wrong")[0] == 200
     assert not throttle_models.Attempt.objects.filter(pk=old.pk).exists()
     assert set(throttle_models.Attempt.objects.values_list("key", flat=True)) == {
-        "login:user:olivia",
+        "login:user:olivia:addr:198.51.100.7",
         "login:addr:198.51.100.7",
     }
     assert User.objects.filter(username="olivia").exists()

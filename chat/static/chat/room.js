@@ -133,27 +133,39 @@ subscribe({
   },
 });
 
+// Until this time (ms) the server refuses this page's posts (429): Send waits, the text stays.
+let throttledUntil = 0;
+
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const text = input.value.trim();
-  if (!text) return;
+  if (!text || Date.now() < throttledUntil) return;
   const data = new FormData(form);
   data.set("message", text);
   postError.hidden = true;
-  form.querySelector("button").disabled = true;
+  const send = form.querySelector("button");
+  send.disabled = true;
+  let wait = 0;
   try {
     // The message appears when its event arrives, like everyone else's: no optimistic copy.
-    const { ok, body } = await postForm(form, data);
+    const { ok, status, body } = await postForm(form, data);
     if (ok) input.value = "";
     else {
       postError.textContent = body.message || "Could not send.";
       postError.hidden = false;
+      if (status === 429) wait = Math.max(1, Number(body.retry_after) || 1);
     }
   } catch {
     postError.textContent = "Could not reach the server; your message was not sent.";
     postError.hidden = false;
   } finally {
-    form.querySelector("button").disabled = false;
+    if (wait) {
+      throttledUntil = Date.now() + wait * 1000;
+      setTimeout(() => {
+        send.disabled = false;
+        postError.hidden = true;
+      }, wait * 1000);
+    } else send.disabled = false;
     input.focus();
   }
 });
