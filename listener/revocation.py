@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import pgtrigger
 from channels.db import database_sync_to_async
+from django import db
 from django.contrib import auth
 from django.db import models
 from django.utils import crypto
@@ -165,6 +166,11 @@ async def _check_password(socket: consumer_module.RealtimeConsumer) -> None:
 
     try:
         stale = await database_sync_to_async(_session_is_stale)(socket)
+    except db.DatabaseError:
+        # Not knowing is not a logout: the page reconnects, and its handshake checks again.
+        logger.warning("socket user=%s: password check failed, database unavailable; closing", socket.user_id)
+        socket.revoke(consumer_module.Close(consumer_module.Code.UNAVAILABLE, "database unavailable, retry"))
+        return
     except Exception:
         logger.exception("socket user=%s: password check failed; closing", socket.user_id)
         stale = True
