@@ -21,10 +21,11 @@ async def load(port: int, path: str, cookie: str, timeout: float) -> int:
     """One GET of ``path`` with a session cookie: the HTTP status, or NO_ANSWER."""
     writer: asyncio.StreamWriter | None = None
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+        reader, opened = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+        writer = opened
         request = "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: %s\r\nConnection: close\r\n\r\n"
-        writer.write((request % (path, port, cookie)).encode())
-        await writer.drain()
+        opened.write((request % (path, port, cookie)).encode())
+        await opened.drain()
         status = await asyncio.wait_for(reader.readline(), timeout)
         await asyncio.wait_for(reader.read(), timeout)  # the whole page, as a browser reads it
         parts = status.split()

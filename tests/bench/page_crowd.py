@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 from tests import http_crowd, servers, throwaway_postgres
 
@@ -29,11 +30,11 @@ LINGER = 10.0
 
 def run_once(
     cluster: throwaway_postgres.Cluster,
-    fixtures: dict[str, object],
+    fixtures: dict[str, Any],
     pages: int,
     command: list[str],
     env: dict[str, str],
-) -> dict[str, object]:
+) -> dict[str, Any]:
     port = servers.free_port()
     full_env = {**os.environ, "DATABASE_URL": cluster.url, "DJANGO_DEBUG": "0", **env}
     full_env.pop("DJANGO_TEST_DATABASE", None)
@@ -45,7 +46,7 @@ def run_once(
     )
     server = servers.Server(process, port)
     path = "/rooms/%d/" % fixtures["room"]
-    cookies = list(fixtures["cookies"])  # type: ignore[call-overload]
+    cookies = list(fixtures["cookies"])
     try:
         servers.wait_until_up(server)
         asyncio.run(http_crowd.crowd(port, path, cookies, 1))
@@ -115,18 +116,18 @@ def main() -> None:
                 )
                 peaks.append(result["peak"])
                 walls.append(result["wall"])
-                oks.append(result["statuses"].get(200, 0))  # type: ignore[attr-defined]
+                oks.append(result["statuses"].get(200, 0))
             print(
                 "pages=%d medians: 200s %s of %d, peak backends %s, wall %.1fs"
                 % (
                     pages,
                     statistics.median(oks),
                     pages,
-                    statistics.median(peaks),  # type: ignore[type-var]
+                    statistics.median(peaks),
                     statistics.median(walls),
                 ),
                 flush=True,
-            )  # type: ignore[type-var]
+            )
 
 
 if __name__ == "__main__":
