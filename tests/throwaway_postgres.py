@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -93,6 +94,7 @@ def cluster(max_connections: int = 40) -> collections.abc.Iterator[Cluster]:
     finally:
         with contextlib.suppress(Exception):
             server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def seed(url: str, users: int) -> dict[str, Any]:
