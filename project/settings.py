@@ -69,14 +69,32 @@ TEMPLATES = [
     },
 ]
 
+# Requests and socket handshakes take their connections from one pool per server process, at
+# most DJANGO_DB_POOL_MAX_SIZE. Under ASGI every request runs in a thread of its own, so a
+# persistent connection (CONN_MAX_AGE) is never reused and one is left open per request until
+# Postgres refuses everyone; with CONN_MAX_AGE = 0 each concurrent request opens its own.
+# 0 turns the pool off (then DJANGO_CONN_MAX_AGE applies). See docs/DEPLOYING.md "Connections".
+DB_POOL_MAX_SIZE = int(os.environ.get("DJANGO_DB_POOL_MAX_SIZE", "20"))
+# How long a request waits for a pooled connection before failing with HTTP 500. A crowd queues
+# here: 200 concurrent page loads on one process of this 2-core machine took 11-14 s in all, so
+# the last ones waited about 10 s (tests/bench/page_crowd.py). A socket's handshake gives up
+# sooner, with 4503 (REALTIME_HANDSHAKE_DATABASE_TIMEOUT).
+DB_POOL_TIMEOUT = float(os.environ.get("DJANGO_DB_POOL_TIMEOUT", "30"))
+
 # DATABASE_URL selects a server; unset, the embedded one is started (see project/embedded_postgres.py).
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or embedded_postgres.database_url(),
-        conn_max_age=60,
+        conn_max_age=0 if DB_POOL_MAX_SIZE else int(os.environ.get("DJANGO_CONN_MAX_AGE", "0")),
         conn_health_checks=True,
     )
 }
+if DB_POOL_MAX_SIZE:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(2, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+    }
 if os.environ.get("DJANGO_TEST_DATABASE"):
     # Lets several test runs share one server without sharing a test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DJANGO_TEST_DATABASE"]}

@@ -62,8 +62,8 @@ STORAGES = {
 }
 WHITENOISE_AUTOREFRESH = False
 
-# Persistent connections for requests, checked before reuse (a restarted Postgres is noticed).
-DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))  # noqa: F405
+# Connections come from the pool set up in project.settings (DJANGO_DB_POOL_MAX_SIZE), checked
+# before reuse (a restarted Postgres is noticed).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 # Subdomains and the browser preload list commit more than this site: the operator decides.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]

@@ -20,6 +20,7 @@ import asyncio
 import logging
 
 from channels.db import database_sync_to_async
+from django import db
 from django.contrib import auth
 from django.utils import crypto
 
@@ -79,6 +80,11 @@ def _follow(socket: lifecycle.Socket, successor: str) -> None:
 async def _check_password(socket: lifecycle.Socket) -> None:
     try:
         stale = await database_sync_to_async(_session_is_stale)(socket)
+    except db.DatabaseError:
+        # Not knowing is not a logout: the page reconnects, and its handshake checks again.
+        logger.warning("socket user=%s: password check failed, database unavailable; closing", socket.user_id)
+        socket.revoke(decisions.Close(decisions.Code.UNAVAILABLE, "database unavailable, retry"))
+        return
     except Exception:
         logger.exception("socket user=%s: password check failed; closing", socket.user_id)
         stale = True

@@ -10,11 +10,15 @@ on an HTTP response, so on a WebSocket its send wrapper has nothing to do.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from typing import Any, cast
 
+from django import db
 from django.conf import settings
 from django.http import cookie
+
+from listener import conf
 
 Scope = dict[str, Any]
 
@@ -36,10 +40,24 @@ class SocketAuth:
             "cookies": cookies,
             "session": self.session_store(cookies.get(settings.SESSION_COOKIE_NAME)),
         }
-        # Channels' own lookup (in a thread): the session's user, checked against its auth hash.
-        # Imported here: it imports Django's auth models, and `listener` must import before the
-        # app registry is ready.
-        from channels import auth
-
-        scope["user"] = await auth.get_user(cast(Any, scope))
+        scope["user"] = await _user(scope)
         await self.inner(scope, receive, send)
+
+
+async def _user(scope: Scope) -> Any:
+    """Channels' own lookup (in a thread): the session's user, checked against its auth hash.
+
+    A database error propagates (the socket closes with 4503, never 4401: Channels' get_user
+    turns only a missing session key into AnonymousUser). A lookup that waits longer than
+    REALTIME_HANDSHAKE_DATABASE_TIMEOUT (Postgres down: a pooled connection is awaited for the
+    pool's whole timeout) fails the same way, before daphne drops the handshake at 5 s.
+    """
+    # Imported here: it imports Django's auth models, and `listener` imports before the app
+    # registry is ready.
+    from channels import auth
+
+    timeout = conf.get("REALTIME_HANDSHAKE_DATABASE_TIMEOUT")
+    try:
+        return await asyncio.wait_for(auth.get_user(cast(Any, scope)), timeout)
+    except TimeoutError as exc:
+        raise db.OperationalError("no database answer to the session lookup within %.1f s" % timeout) from exc
