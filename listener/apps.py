@@ -31,7 +31,7 @@ def _session_defaults(sender: Any, connection: Any, **kwargs: Any) -> None:
 
     if connection.vendor != "postgresql":
         return
-    quiet = conf.get("REALTIME_NOTIFY") in ("waker", "off")
+    quiet = conf.notify() is not conf.Notify.ALWAYS
     with connection.cursor() as cur:
         cur.execute(
             "SELECT set_config('pgtrigger.ignore', '{}', false)"

@@ -78,7 +78,7 @@ def over_cap(user_id: int) -> bool:
     Every socket of a user is in the group ``user_<id>``; the caller joins with no await in
     between, so two handshakes cannot both take the last place.
     """
-    cap = conf.get("REALTIME_MAX_SOCKETS_PER_USER")
+    cap = conf.max_sockets_per_user()
     return cap is not None and channel_layer.default().members(topics.USER.name(user_id)) >= cap
 
 
