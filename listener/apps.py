@@ -20,6 +20,7 @@ class ListenerConfig(AppConfig):
         triggers); Django imports models in INSTALLED_APPS order, so a user app listed after
         ``listener`` would not be loaded yet and Django would call it "not installed".
         """
+        assert self.apps is not None  # set by the registry before it imports models
         label = settings.AUTH_USER_MODEL.partition(".")[0]
         target = self.apps.app_configs.get(label)
         if target is not None and target is not self and target.models is None:
