@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
+from django.conf import settings
 from django.db.backends import signals
 
 
@@ -12,8 +13,25 @@ class ListenerConfig(AppConfig):
     name = "listener"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def import_models(self) -> None:
+        """Load the user model's app first, wherever INSTALLED_APPS lists it.
+
+        ``listener.models`` subclasses AUTH_USER_MODEL (a proxy that carries the revocation
+        triggers); Django imports models in INSTALLED_APPS order, so a user app listed after
+        ``listener`` would not be loaded yet and Django would call it "not installed".
+        """
+        assert self.apps is not None  # set by the registry before it imports models
+        label = settings.AUTH_USER_MODEL.partition(".")[0]
+        target = self.apps.app_configs.get(label)
+        if target is not None and target is not self and target.models is None:
+            target.import_models()
+        super().import_models()
+
     def ready(self) -> None:
         signals.connection_created.connect(_session_defaults, dispatch_uid="realtime-session-defaults")
+        from listener.ops import system_checks
+
+        system_checks.register()
 
 
 def _session_defaults(sender: Any, connection: Any, **kwargs: Any) -> None:
@@ -31,7 +49,7 @@ def _session_defaults(sender: Any, connection: Any, **kwargs: Any) -> None:
 
     if connection.vendor != "postgresql":
         return
-    quiet = conf.get("REALTIME_NOTIFY") in ("waker", "off")
+    quiet = conf.notify() is not conf.Notify.ALWAYS
     with connection.cursor() as cur:
         cur.execute(
             "SELECT set_config('pgtrigger.ignore', '{}', false)"

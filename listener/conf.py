@@ -1,10 +1,22 @@
-"""The listener's settings, all prefixed ``REALTIME_``, with their defaults."""
+"""The listener's settings, all prefixed ``REALTIME_``: defaults, one typed accessor each, rules.
+
+Code reads a setting through its accessor (``conf.poll_interval()``), never by name, so a typo is
+an AttributeError and a value's meaning (``Notify.OFF``) is decided here once. The accessors do
+not validate: ``conf_rules.problems()`` does, once at start-up, through a system check
+(listener/ops/system_checks.py), so a wrong value stops ``manage.py check``,
+``migrate`` and ``runserver`` with a message naming the setting instead of failing later inside
+a socket. A setting added to ``DEFAULTS`` without a rule is checked against its default's type.
+"""
 
 from __future__ import annotations
 
+import datetime
+import enum
 from typing import Any
 
 from django.conf import settings
+
+from listener import durations
 
 DEFAULTS: dict[str, Any] = {
     # Connection string of the listener's own LISTEN connection; default: DATABASES["default"].
@@ -68,5 +80,96 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+class Notify(enum.StrEnum):
+    """What wakes the listeners (``REALTIME_NOTIFY``)."""
+
+    WAKER = "waker"
+    ALWAYS = "always"
+    OFF = "off"
+
+
 def get(name: str) -> Any:
+    """The raw value of ``name``; prefer the typed accessors below (this stays for callers not yet moved)."""
     return getattr(settings, name, DEFAULTS[name])
+
+
+def listener_database_url() -> str | None:
+    return get("REALTIME_LISTENER_DATABASE_URL") or None
+
+
+def poll_interval() -> float:
+    return float(get("REALTIME_POLL_INTERVAL"))
+
+
+def notify() -> Notify:
+    return Notify(get("REALTIME_NOTIFY"))
+
+
+def quiet_poll_interval() -> float:
+    return float(get("REALTIME_QUIET_POLL_INTERVAL"))
+
+
+def waker_interval() -> float:
+    return float(get("REALTIME_WAKER_INTERVAL"))
+
+
+def waker_busy_interval() -> float:
+    return float(get("REALTIME_WAKER_BUSY_INTERVAL"))
+
+
+def reconnect_base() -> float:
+    return float(get("REALTIME_RECONNECT_BASE"))
+
+
+def reconnect_cap() -> float:
+    return float(get("REALTIME_RECONNECT_CAP"))
+
+
+def socket_backlog() -> int:
+    return int(get("REALTIME_SOCKET_BACKLOG"))
+
+
+def replay_page() -> int:
+    return int(get("REALTIME_REPLAY_PAGE"))
+
+
+def replay_slots() -> int:
+    return int(get("REALTIME_REPLAY_SLOTS"))
+
+
+def slow_grace() -> float:
+    return float(get("REALTIME_SLOW_GRACE"))
+
+
+def listener_ready_timeout() -> float:
+    return float(get("REALTIME_LISTENER_READY_TIMEOUT"))
+
+
+def max_sockets_per_user() -> int | None:
+    cap = get("REALTIME_MAX_SOCKETS_PER_USER")
+    return None if cap is None else int(cap)
+
+
+def presence() -> bool:
+    return bool(get("REALTIME_PRESENCE"))
+
+
+def presence_heartbeat() -> float:
+    return float(get("REALTIME_PRESENCE_HEARTBEAT"))
+
+
+def presence_timeout() -> float:
+    return float(get("REALTIME_PRESENCE_TIMEOUT"))
+
+
+def gc_freeze() -> bool:
+    return bool(get("REALTIME_GC_FREEZE"))
+
+
+def gc_thresholds() -> tuple[int, ...] | None:
+    found = get("REALTIME_GC_THRESHOLDS")
+    return None if found is None else tuple(int(n) for n in found)
+
+
+def retention() -> datetime.timedelta:
+    return durations.parse(get("REALTIME_RETENTION"))

@@ -28,7 +28,7 @@ def django_conninfo(alias: str = "default") -> str:
 
 def listener_conninfo() -> str:
     """The listener's DSN: its own setting if given, else Django's default database."""
-    url = conf.get("REALTIME_LISTENER_DATABASE_URL")
+    url = conf.listener_database_url()
     return conninfo.make_conninfo(
         url or django_conninfo(),
         application_name="realtime-listener",

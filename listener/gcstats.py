@@ -61,10 +61,10 @@ def install() -> None:
         return
     _installed = True
     gc.callbacks.append(_on_collection)
-    thresholds = conf.get("REALTIME_GC_THRESHOLDS")
+    thresholds = conf.gc_thresholds()
     if thresholds is not None:
         gc.set_threshold(*thresholds)
-    _freeze = bool(conf.get("REALTIME_GC_FREEZE"))
+    _freeze = conf.gc_freeze()
     if _freeze:
         # What start-up created (modules, settings, URL patterns) lives as long as the process.
         gc.collect()

@@ -60,9 +60,7 @@ class Backoff:
         self.attempt = 0
 
     async def wait(self, exc: BaseException) -> None:
-        delay = random.uniform(
-            0, min(conf.get("REALTIME_RECONNECT_CAP"), conf.get("REALTIME_RECONNECT_BASE") * 2**self.attempt)
-        )
+        delay = random.uniform(0, min(conf.reconnect_cap(), conf.reconnect_base() * 2**self.attempt))
         self.attempt += 1
         text = str(exc).strip()
         logger.warning(

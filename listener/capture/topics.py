@@ -10,8 +10,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
+from django.contrib import auth
+from django.core import exceptions
 from psycopg import sql
 
 _PREFIX = re.compile(r"^[a-z][a-z0-9]*$")
@@ -25,12 +28,14 @@ class InvalidTopicKey(ValueError):
 class Topic:
     """A family of topics, ``<prefix>_<key>``, keyed by one column of a model.
 
-    ``key_type`` parses keys from URLs (``int`` for ids); ``hashed`` names the topic by the md5
-    of the key instead of the key, for keys that are secrets (session keys).
+    ``key_type`` parses keys from URLs (``int`` for ids, ``uuid.UUID`` for UUID keys, ``str``);
+    ``hashed`` names the topic by the md5 of the key instead of the key, for keys that are secrets
+    (session keys). A key becomes the name's text by ``str()``, which for ints, UUIDs and strings
+    is the text Postgres's ``::text`` gives in the trigger.
     """
 
     prefix: str
-    key_type: type = int
+    key_type: Callable[[str], Any] = int
     hashed: bool = False
 
     def __post_init__(self) -> None:
@@ -48,7 +53,7 @@ class Topic:
         """The typed key from a URL segment; :class:`InvalidTopicKey` when it is not one."""
         try:
             return self.key_type(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, exceptions.ValidationError) as exc:
             raise InvalidTopicKey("%r is not a %s key" % (value, self.prefix)) from exc
 
     def of(self, field: str) -> TopicOf:
@@ -91,5 +96,12 @@ class TopicsVia:
 
 # The library's own topics: every socket of a user, and every socket of one login session, joins
 # these, so that logging out, deactivation and password changes reach them.
-USER = Topic("user")
+def user_key(value: str) -> Any:
+    """A user id from a URL, typed as AUTH_USER_MODEL's primary key (int, UUID, string)."""
+    field = auth.get_user_model()._meta.pk
+    assert field is not None
+    return field.to_python(value)
+
+
+USER = Topic("user", key_type=user_key)
 SESSION = Topic("session", key_type=str, hashed=True)

@@ -119,7 +119,7 @@ class Inbox:
         """Return once this process LISTENs, so no wake-up after this call is missed."""
         self.ensure_started()
         assert self._ready is not None
-        timeout = conf.get("REALTIME_LISTENER_READY_TIMEOUT")
+        timeout = conf.listener_ready_timeout()
         try:
             if asyncio.get_running_loop() is self._loop:
                 await asyncio.wait_for(self._ready.wait(), timeout)
@@ -151,7 +151,7 @@ class Inbox:
             try:
                 await asyncio.wait_for(
                     condition.wait_for(lambda: self.generation(channel) != seen),
-                    conf.get("REALTIME_POLL_INTERVAL"),
+                    conf.poll_interval(),
                 )
             except TimeoutError:
                 pass
@@ -187,7 +187,7 @@ class Inbox:
                 await backoff.wait(exc)
 
     async def _follow(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        poll = conf.get("REALTIME_POLL_INTERVAL")
+        poll = conf.poll_interval()
         swept = time.monotonic()
         while True:
             woken: set[str] = set()

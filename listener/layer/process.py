@@ -79,7 +79,7 @@ async def ready() -> listen.Listener:
     """The running listener, once it has its first snapshot; `ListenerUnavailable` on timeout."""
     running = ensure_started()
     try:
-        await asyncio.wait_for(running.ready.wait(), conf.get("REALTIME_LISTENER_READY_TIMEOUT"))
+        await asyncio.wait_for(running.ready.wait(), conf.listener_ready_timeout())
     except TimeoutError as exc:
         raise exceptions.ListenerUnavailable() from exc
     return running
@@ -94,7 +94,7 @@ async def settled() -> listen.Listener:
     from the listener's start; a listener that connected once, or failed once, answers at once.
     """
     running = ensure_started()
-    deadline = _started_at + conf.get("REALTIME_LISTENER_READY_TIMEOUT")
+    deadline = _started_at + conf.listener_ready_timeout()
     while not running.ready.is_set() and running.reconnects == 0 and running.running:
         left = deadline - time.monotonic()
         if left <= 0:

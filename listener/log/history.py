@@ -53,7 +53,7 @@ async def pages(
     Each event carries the exact cursor of its own frame. The next page is read only when the
     caller asks for it, so a caller that first hands a page to its client holds one page at a time.
     """
-    limit = size or conf.get("REALTIME_REPLAY_PAGE")
+    limit = size or conf.replay_page()
     after = (0, 0)
     while True:
         async with _slots_of_this_loop():
@@ -134,5 +134,5 @@ def _slots_of_this_loop() -> asyncio.Semaphore:
     loop = asyncio.get_running_loop()
     found = _slots.get(loop)
     if found is None:
-        found = _slots[loop] = asyncio.Semaphore(conf.get("REALTIME_REPLAY_SLOTS"))
+        found = _slots[loop] = asyncio.Semaphore(conf.replay_slots())
     return found

@@ -94,10 +94,10 @@ class Listener:
                 self.connected = False
 
     async def _follow(self, conn: psycopg.AsyncConnection) -> None:
-        timeout = conf.get("REALTIME_POLL_INTERVAL")
-        if conf.get("REALTIME_NOTIFY") == "off":
+        timeout = conf.poll_interval()
+        if conf.notify() is conf.Notify.OFF:
             # Our own writers do not NOTIFY: read the log at a short interval instead.
-            timeout = conf.get("REALTIME_QUIET_POLL_INTERVAL")
+            timeout = conf.quiet_poll_interval()
         while True:
             # Any number of NOTIFYs (or none, at the poll interval) lead to one step.
             async for _ in conn.notifies(timeout=timeout, stop_after=1):
@@ -114,7 +114,7 @@ class Listener:
         last event dispatched, so nothing is dispatched twice.
         """
         assert self.snapshot is not None
-        page = conf.get("REALTIME_REPLAY_PAGE")
+        page = conf.replay_page()
         count = 0
         if self._unfinished is None:
             cur = await conn.execute(

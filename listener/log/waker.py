@@ -112,12 +112,12 @@ class Waker:
         self.wakeups += 1
         self.leading.set()
         logger.info("waker elected (backend %s): this process wakes the listeners", self.backend_pid)
-        interval = conf.get("REALTIME_WAKER_INTERVAL")
+        interval = conf.waker_interval()
         # After a wake-up, wait longer: under steady traffic every listener then reads a batch
         # per REALTIME_WAKER_BUSY_INTERVAL instead of a few events per tick (a step costs about
         # the same for one event as for fifty), while a write after a quiet spell still waits
         # at most one short tick.
-        busy = max(interval, conf.get("REALTIME_WAKER_BUSY_INTERVAL"))
+        busy = max(interval, conf.waker_busy_interval())
         conn.add_notice_handler(self._on_notice)
         await conn.execute(queries.get("waker_loop"), {"seen": seen, "quiet": interval, "busy": busy})
         raise psycopg.ProgrammingError("realtime_waker_v1 returned; it runs until its session ends")
@@ -131,7 +131,7 @@ _waker: Waker | None = None
 
 
 def enabled() -> bool:
-    return bool(conf.get("REALTIME_NOTIFY") == "waker")
+    return conf.notify() is conf.Notify.WAKER
 
 
 def current() -> Waker | None:

@@ -1,1 +1,1 @@
-"""Operations: health and metrics endpoints, deployment checks and probes, durations for commands."""
+"""Operations: health and metrics endpoints, deployment checks and probes, start-up checks."""

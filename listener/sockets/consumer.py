@@ -41,7 +41,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self.state = SocketState.CONNECTING
         self.topic = "unknown"
-        self.user_id: int | None = None
+        # The user's primary key as Django gives it (int, UUID, str...), None until the handshake.
+        self.user_id: Any = None
         self.channel_name = ""
         self.joined = False
         self.outbox = outbox.Outbox(self._label(), self._fail)

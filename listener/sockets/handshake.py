@@ -29,13 +29,16 @@ def refusal(scope: Scope) -> decisions.Close | None:
     return None
 
 
-async def admission(scope: Scope) -> tuple[decisions.Close | None, int | None, cursors.Cursor | None]:
+async def admission(scope: Scope) -> tuple[decisions.Close | None, Any, cursors.Cursor | None]:
     """Every check before the topic's own: why the socket is refused (or None), the user's id,
-    and the cursor it resumes from. Ends with the cap check: the caller joins before awaiting."""
+    and the cursor it resumes from. Ends with the cap check: the caller joins before awaiting.
+
+    The id is the user's primary key as Django gives it (an int, a UUID, a string): the user
+    topic formats it as the triggers do, and consumers compare it with keys of their own."""
     refused = refusal(scope)
     if refused is not None:
         return refused, None, None
-    user_id = int(scope["user"].pk)
+    user_id = scope["user"].pk
     try:
         resume = cursor(scope)
     except exceptions.InvalidCursor as exc:
@@ -52,7 +55,7 @@ def cursor(scope: Scope) -> cursors.Cursor | None:
     return cursors.Cursor.decode(values[0])
 
 
-async def unready(user_id: int) -> decisions.Close | None:
+async def unready(user_id: object) -> decisions.Close | None:
     """Why a logged-in user's socket cannot be served now: no listener, or their cap is full."""
     try:
         await process.ready()
@@ -63,7 +66,7 @@ async def unready(user_id: int) -> decisions.Close | None:
     return None
 
 
-def topics_of(scope: Scope, topic: str, user_id: int) -> list[str]:
+def topics_of(scope: Scope, topic: str, user_id: object) -> list[str]:
     """The socket's topic plus its user's and session's topics, on which access is revoked."""
     found = [topic, topics.USER.name(user_id)]
     session = scope.get("session")
@@ -72,17 +75,17 @@ def topics_of(scope: Scope, topic: str, user_id: int) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def over_cap(user_id: int) -> bool:
+def over_cap(user_id: object) -> bool:
     """Whether the user already holds their cap of sockets in this process.
 
     Every socket of a user is in the group ``user_<id>``; the caller joins with no await in
     between, so two handshakes cannot both take the last place.
     """
-    cap = conf.get("REALTIME_MAX_SOCKETS_PER_USER")
+    cap = conf.max_sockets_per_user()
     return cap is not None and channel_layer.default().members(topics.USER.name(user_id)) >= cap
 
 
-def join(member: channel_layer.DirectMember, scope: Scope, topic: str, user_id: int) -> str:
+def join(member: channel_layer.DirectMember, scope: Scope, topic: str, user_id: object) -> str:
     """Attach ``member`` (a socket) to a new channel of this process in its groups; the channel's name."""
     target = channel_layer.default()
     channel = target.channel_name()

@@ -43,7 +43,7 @@ class Socket(typing.Protocol):
     state: SocketState
     topic: str
     channel_name: str
-    user_id: int | None
+    user_id: Any  # the user's primary key as Django gives it; None before the handshake
     # The xid8 of the grant that gave the subscriber its current access (``authorize``), if known.
     access_since: int | None
     session_watch: SessionWatch | None

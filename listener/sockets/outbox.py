@@ -131,8 +131,8 @@ class Outbox:
         # The writer's wait for frames, while it waits: a bare future (an Event would keep a
         # deque of waiters per socket, about 0.7 KB each for thousands of idle sockets).
         self._waiter: asyncio.Future[None] | None = None
-        self._limit: int = conf.get("REALTIME_SOCKET_BACKLOG")
-        self._grace: float = conf.get("REALTIME_SLOW_GRACE")
+        self._limit: int = conf.socket_backlog()
+        self._grace: float = conf.slow_grace()
         self._check: asyncio.TimerHandle | None = None
         self._mark = 0
         self._bytes_sent = 0

@@ -109,7 +109,7 @@ class Tracker:
         self._db.close()
 
     async def _run(self) -> None:
-        beat = conf.get("REALTIME_PRESENCE_HEARTBEAT")
+        beat = conf.presence_heartbeat()
         failures = 0
         while True:
             try:
@@ -140,7 +140,7 @@ class Tracker:
             logger.warning("presence of process %s was reaped while alive; rejoining", self.process)
             self._written.clear()
         await self._sync()
-        reaped = await self._db.fetch("presence_reap", {"timeout": conf.get("REALTIME_PRESENCE_TIMEOUT")})
+        reaped = await self._db.fetch("presence_reap", {"timeout": conf.presence_timeout()})
         if reaped:
             logger.info("presence: removed %d rows of dead server processes", len(reaped))
 
@@ -184,7 +184,7 @@ def tracker() -> Tracker:
 def start() -> None:
     """Beat and reap from a server process's start, before its first presence socket: rows that
     a killed predecessor left are removed even if nobody opens a socket here (cheap when running)."""
-    if conf.get("REALTIME_PRESENCE"):
+    if conf.presence():
         tracker()
 
 
@@ -192,7 +192,7 @@ def opened(socket: Any) -> None:
     """A socket was accepted: count its user online on its topic if its class declares presence."""
     declared: Presence | None = getattr(socket, "presence", None)
     user = socket.scope.get("user")
-    if declared is None or user is None or not user.is_authenticated or not conf.get("REALTIME_PRESENCE"):
+    if declared is None or user is None or not user.is_authenticated or not conf.presence():
         return
     tracker().open(socket, socket.topic, str(user.pk), declared.payload(socket.topic, user))
 

@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from chat import models
+from listener.log import listen as log_listen
 from tests import servers
 from tests.conftest import connect, frames, sync
 
@@ -18,7 +19,7 @@ def _insert(conninfo: str, room_id: int, sender_id: int, notify: str) -> list[ps
         psycopg.connect(conninfo, autocommit=True) as listen,
         psycopg.connect(conninfo, autocommit=True) as w,
     ):
-        listen.execute("LISTEN %s" % listen.CHANNEL)
+        listen.execute("LISTEN %s" % log_listen.CHANNEL)
         w.execute("SELECT set_config('realtime.notify', %s, false)", [notify])
         w.execute(
             "INSERT INTO chat_chatmessage (room_id, sender_id, posted, message) VALUES (%s, %s, now(), 'q')",

@@ -23,8 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from listener import conf, queries
-from listener.ops import durations
+from listener import conf, durations, queries
 
 
 class Command(BaseCommand):
@@ -56,9 +55,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        text = options["older_than"] or conf.get("REALTIME_RETENTION")
         try:
-            age = durations.parse(text)
+            age = durations.parse(options["older_than"]) if options["older_than"] else conf.retention()
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if options["batch_size"] < 1:
