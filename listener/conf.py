@@ -145,6 +145,10 @@ def listener_ready_timeout() -> float:
     return float(get("REALTIME_LISTENER_READY_TIMEOUT"))
 
 
+def handshake_database_timeout() -> float:
+    return float(get("REALTIME_HANDSHAKE_DATABASE_TIMEOUT"))
+
+
 def max_sockets_per_user() -> int | None:
     cap = get("REALTIME_MAX_SOCKETS_PER_USER")
     return None if cap is None else int(cap)

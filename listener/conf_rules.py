@@ -101,6 +101,7 @@ RULES: dict[str, Rule] = {
     "REALTIME_REPLAY_SLOTS": _count,
     "REALTIME_SLOW_GRACE": _seconds,
     "REALTIME_LISTENER_READY_TIMEOUT": _seconds,
+    "REALTIME_HANDSHAKE_DATABASE_TIMEOUT": _seconds,
     "REALTIME_MAX_SOCKETS_PER_USER": _optional(_count),
     "REALTIME_PRESENCE": _flag,
     "REALTIME_PRESENCE_HEARTBEAT": _seconds,

@@ -56,7 +56,7 @@ async def _user(scope: Scope) -> Any:
     # registry is ready.
     from channels import auth
 
-    timeout = conf.get("REALTIME_HANDSHAKE_DATABASE_TIMEOUT")
+    timeout = conf.handshake_database_timeout()
     try:
         return await asyncio.wait_for(auth.get_user(cast(Any, scope)), timeout)
     except TimeoutError as exc:
