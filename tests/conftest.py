@@ -16,7 +16,7 @@ from django.test import Client
 
 from chat import models
 from listener import connection
-from listener.layer import channel_layer
+from listener.layer import channel_layer, registry
 from listener.sockets import asgi
 from project.asgi import application
 
@@ -48,6 +48,8 @@ async def _stop_listener() -> collections.abc.AsyncIterator[None]:
     await asgi.stop()
     # Sockets a test left open must not count in the next test's health figures.
     await channel_layer.default().close()
+    # close() keeps what the process holds (the Channels spec); the next test starts from nothing.
+    registry.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,8 @@ what it needs (the listener, the inbox's LISTEN connection) on first use.
 
 from __future__ import annotations
 
-import asyncio
+import collections
 import fnmatch
-import json
 import logging
 import os
 import re
@@ -27,24 +26,21 @@ from typing import Any
 
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer, get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
 
 from listener import exceptions, gcstats
-from listener.layer import codec, database, inbox, process
-from listener.log import events
+from listener.layer import codec, database, inbox, named, process, registry
 
 logger = logging.getLogger(__name__)
 
-# A message taken back by a cancelled receiver returns whatever the channel holds meanwhile.
-BIG_CAPACITY = 2**31 - 1
+# Event ids reserved per query for this process's group_sends (registry.written says why).
+EVENT_IDS_PER_QUERY = 64
+OPTIONS = ("expiry", "capacity", "channel_capacity", "group_expiry", "prefix")
+_PREFIX = re.compile(r"^[a-zA-Z0-9_.-]{1,50}$")
 
-
-class DirectMember(typing.Protocol):
-    """A group member that takes events by direct call instead of through a queue: a real-time socket."""
-
-    def deliver(self, event: events.LogEvent) -> None: ...
-
-    def abort(self, reason: str) -> None:
-        """Close with a resumable code: an event could not be delivered."""
+DirectMember = registry.DirectMember
+# Reserved event ids, shared by every layer and event loop of the process (deque ops are atomic).
+_event_ids: collections.deque[int] = collections.deque()
 
 
 def default() -> PostgresChannelLayer:
@@ -67,9 +63,22 @@ class PostgresChannelLayer(BaseChannelLayer):
         expiry: int = 60,
         capacity: int = 100,
         channel_capacity: dict[str, int] | None = None,
-        group_expiry: int = 86400,
-        **kwargs: Any,
+        group_expiry: float = 86400,
+        prefix: str = registry.DEFAULT_PREFIX,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            # channels_redis's `hosts`, `symmetric_encryption_keys`...: silently ignoring them
+            # would hide that this layer does not do what the settings ask.
+            raise ImproperlyConfigured(
+                "PostgresChannelLayer has no option %s; it takes %s (it talks to the Django "
+                "database: no hosts, no encryption)" % (", ".join(sorted(unknown)), ", ".join(OPTIONS))
+            )
+        if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+            raise ImproperlyConfigured(
+                "PostgresChannelLayer prefix %r must be 1-50 ASCII letters, digits, '-', '_' or '.'"
+                % (prefix,)
+            )
         super().__init__(expiry=expiry, capacity=capacity)
         # Glob patterns, compiled once (the base class keeps them as given).
         self._capacities = [
@@ -77,9 +86,9 @@ class PostgresChannelLayer(BaseChannelLayer):
             for pattern, value in (channel_capacity or {}).items()
         ]
         self.group_expiry = group_expiry
-        # group -> this process's member channels -> when they joined (time.monotonic()).
-        self._groups: dict[str, dict[str, float]] = {}
-        self._direct: dict[str, DirectMember] = {}
+        self.prefix = prefix
+        self._ns = registry.namespace(prefix)
+        self._ns.expiry = expiry
         self._process = "%s-%d" % (secrets.token_hex(6), os.getpid())
         self._heads: set[str] = set()
         self._db = database.LayerConnection()
@@ -93,23 +102,28 @@ class PostgresChannelLayer(BaseChannelLayer):
     def channel_name(self, prefix: str = "specific.") -> str:
         """A new channel name of this process (synchronous, for consumers that attach directly)."""
         head = prefix + self._process
-        self._heads.add(head)
+        if head not in self._heads:
+            self._heads.add(head)
+            self._ns.owners[head] = self
         return "%s!%s" % (head, secrets.token_hex(8))
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         """Queue ``message`` on ``channel`` in whichever process reads it; `ChannelFull` at capacity."""
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
-        if self._is_local(channel):
+        text = codec.encode(message)
+        owner = self._ns.owner(channel)
+        if owner is not None:
             # A copy, as a receiver in another process would get, and the same check of types.
-            self._put(channel, codec.decode(codec.encode(message)))
+            if not owner.put_local(channel, codec.decode(text), time.time() + self.expiry):
+                raise ChannelFull(channel)
             return
         rows = await self._db.fetch(
             "channel_send",
             {
-                "channel": channel,
+                "channel": self._key(channel),
                 "queue": self._queue_of(channel),
-                "message": codec.encode(message),
+                "message": text,
                 "ttl": float(self.expiry),
                 "capacity": self.get_capacity(channel),
             },
@@ -120,7 +134,16 @@ class PostgresChannelLayer(BaseChannelLayer):
     async def receive(self, channel: str) -> dict[str, Any]:
         """The next message of ``channel``, waiting for one; named channels hand each out once."""
         self.require_valid_channel_name(channel)
-        if self._is_local(channel):
+        if "!" in channel:
+            owner = self._ns.owner(channel)
+            if owner is None:
+                # Its messages go to the process that made it: waiting here would never end.
+                raise AssertionError(
+                    "channel %s was not made by this process (new_channel); only its maker receives from it"
+                    % channel
+                )
+            if owner is not self:
+                return await owner.receive(channel)
             self._inbox.ensure_started()
             buffer = self._inbox.buffer(channel)
             was_full = len(buffer.items) >= self.get_capacity(channel)
@@ -129,52 +152,22 @@ class PostgresChannelLayer(BaseChannelLayer):
                 # Messages the inbox left in Postgres while this buffer was full can come now.
                 await self._db.fetch("channel_wake", {"queue": self._queue_of(channel)})
             return message
-        await self._inbox.started()
-        while True:
-            seen = self._inbox.generation(channel)
-            rows = await self._claim(channel)
-            if rows:
-                return codec.decode(rows[0][0])
-            await self._inbox.wait(channel, seen)
-
-    async def _claim(self, channel: str) -> list[tuple[Any, ...]]:
-        """Take one message of a named channel; a receiver cancelled meanwhile puts it back.
-
-        Channels cancels a consumer's pending ``receive`` when it stops (a worker shutting down):
-        a message deleted by then would be lost, so it goes back to the channel's queue.
-        """
-        claim = asyncio.ensure_future(self._db.fetch("channel_claim_one", {"channel": channel}))
-        try:
-            return await asyncio.shield(claim)
-        except asyncio.CancelledError:
-            rows = await claim
-            if rows:
-                await self._db.fetch(
-                    "channel_send",
-                    {
-                        "channel": channel,
-                        "queue": channel,
-                        "message": rows[0][0],
-                        "ttl": float(self.expiry),
-                        "capacity": BIG_CAPACITY,
-                    },
-                )
-            raise
+        return await named.receive(self._db, self._inbox, self._key(channel), self.expiry)
 
     async def group_add(self, group: str, channel: str) -> None:
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
-        if self._is_local(channel):
-            self.join(group, channel)
+        if self._here(channel):
+            self._ns.join(group, channel, self.group_expiry)
             # The listener must follow the log before this returns, or a group_send made
-            # right after it could pass this process by.
+            # right after it in another process could pass this one by.
             await process.ready()
             return
         await self._db.fetch(
             "group_member_add",
             {
-                "group": group,
-                "channel": channel,
+                "group": self._key(group),
+                "channel": self._key(channel),
                 "queue": self._queue_of(channel),
                 "ttl": float(self.group_expiry),
             },
@@ -183,21 +176,41 @@ class PostgresChannelLayer(BaseChannelLayer):
     async def group_discard(self, group: str, channel: str) -> None:
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
-        if self._is_local(channel):
-            self.discard(group, channel)
+        if self._here(channel):
+            self._ns.discard(group, channel)
         else:
-            await self._db.fetch("group_member_discard", {"group": group, "channel": channel})
+            await self._db.fetch(
+                "group_member_discard", {"group": self._key(group), "channel": self._key(channel)}
+            )
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        """Send to ``group`` in every process: one event-log row, whatever the member count."""
+        """Send to ``group`` in every process: one event-log row, whatever the member count.
+
+        This process's plain members get it now, before this returns: in order with the
+        caller's other sends, and only those that are members now (the listener skips them
+        when it reads the row). Real-time sockets and other processes get it from the log.
+        """
         assert isinstance(message, dict), "message is not a dict"
         assert "type" in message, "message has no type"
         self.require_valid_group_name(group)
+        full, members = await self._append(self._key(group), message)
+        local_full, local_members = self._ns.fan_out(group, message, self.expiry)
+        full, members = full + local_full, members + local_members
+        if full:
+            logger.info("%d of %d channels over capacity in group %s", full, members, group)
+
+    async def _append(self, topic: str, message: dict[str, Any]) -> tuple[int, int]:
+        if not _event_ids:
+            rows = await self._db.fetch("event_ids", {"count": EVENT_IDS_PER_QUERY})
+            _event_ids.extend(row[0] for row in rows)
+        event_id = _event_ids.popleft()
+        registry.written(event_id)
         body = {k: v for k, v in message.items() if k != "type"}
         rows = await self._db.fetch(
             "group_send",
             {
-                "group": group,
+                "event_id": event_id,
+                "group": topic,
                 "type": message["type"],
                 "payload": codec.encode(body),
                 "message": codec.encode(message),
@@ -205,21 +218,20 @@ class PostgresChannelLayer(BaseChannelLayer):
                 "capacity": self.capacity,
             },
         )
-        if rows and rows[0][0]:
-            logger.warning("group %s: %d member channels were full and missed a message", group, rows[0][0])
+        return int(rows[0][0]), int(rows[0][1])
 
     async def flush(self) -> None:
-        """Forget every queued message and group membership, in Postgres and in this process."""
+        """Forget every queued message and plain membership: in Postgres, in every layer of this
+        process now, and in other processes when their listeners read the flush from the log."""
         await self._db.fetch("layer_flush")
-        await self.close()
+        await self._append(registry.FLUSH_TOPIC, {"type": "layer.flush"})
+        registry.flush()
 
     async def close(self) -> None:
-        """Drop this process's state and connections (not what is queued in Postgres)."""
+        """Close this layer's connections. What it holds stays (buffered messages, memberships):
+        code may close between ``async_to_sync`` calls and use the layer again."""
         await self._inbox.stop()
         self._db.close()
-        self._groups.clear()
-        self._direct.clear()
-        self._inbox.buffers.clear()
 
     def get_capacity(self, channel: str) -> int:
         for pattern, value in self._capacities:
@@ -227,85 +239,56 @@ class PostgresChannelLayer(BaseChannelLayer):
                 return value
         return self.capacity
 
+    # This process's channels ----------------------------------------------------------------
+
+    def put_local(self, channel: str, message: dict[str, Any], expires: float) -> bool:
+        """Buffer ``message`` for one of this layer's channels; False when it is full."""
+        buffer = self._inbox.buffer(channel)
+        if len(buffer.items) >= self.get_capacity(channel):
+            return False
+        buffer.put(expires, message)
+        return True
+
+    def clear_local(self) -> None:
+        self._inbox.buffers.clear()
+
     # Direct delivery ----------------------------------------------------------------------
 
-    def attach(self, channel: str, member: DirectMember) -> None:
+    def attach(self, channel: str, member: registry.DirectMember) -> None:
         """Deliver this channel's group events by calling ``member.deliver``."""
-        self._direct[channel] = member
+        self._ns.direct[channel] = member
         gcstats.socket_opened()
 
     def detach(self, channel: str) -> None:
-        if self._direct.pop(channel, None) is not None:
+        if self._ns.detach(channel) is not None:
             gcstats.socket_closed()
         self._inbox.buffers.pop(channel, None)
-        for group in [g for g, members in self._groups.items() if channel in members]:
-            self.discard(group, channel)
 
     def join(self, group: str, channel: str) -> None:
-        self._groups.setdefault(group, {})[channel] = time.monotonic()
+        self._ns.join(group, channel)
 
     def discard(self, group: str, channel: str) -> None:
-        members = self._groups.get(group)
-        if members is not None:
-            members.pop(channel, None)
-            if not members:
-                del self._groups[group]
+        self._ns.discard(group, channel)
 
     def members(self, group: str) -> int:
-        return len(self._groups.get(group, ()))
+        return len(self._ns.groups.get(group, ()))
 
     def sockets_by_topic_kind(self) -> dict[str, int]:
         """Open real-time sockets of this process, by topic kind (``room``, ``user``)."""
         counts: dict[str, int] = {}
-        for member in self._direct.values():
+        for member in self._ns.direct.values():
             kind = getattr(member, "topic_kind", "other")
             counts[kind] = counts.get(kind, 0) + 1
         return counts
 
-    def deliver(self, group: str, event: events.LogEvent) -> None:
-        """Hand one logged event to every member of ``group`` in this process."""
-        members = self._groups.get(group)
-        if not members:
-            return
-        for channel in list(members):
-            member = self._direct.get(channel)
-            try:
-                if member is not None:
-                    member.deliver(event)
-                else:
-                    self._deliver_to_queue(group, channel, event)
-            except ChannelFull:
-                logger.error("channel %s is full; event %d not delivered to it", channel, event.id)
-            except Exception:
-                # One broken consumer must not stop the others from getting the event, and
-                # its page must not go on with a gap: it is closed and resumes from its cursor.
-                logger.exception("delivering event %d to %s failed", event.id, channel)
-                if member is not None:
-                    member.abort("event %d could not be delivered" % event.id)
+    def _here(self, channel: str) -> bool:
+        """Whether ``channel`` is read in this process (made by a layer here, or a real-time socket)."""
+        return channel in self._ns.direct or self._ns.owner(channel) is not None
 
-    def _deliver_to_queue(self, group: str, channel: str, event: events.LogEvent) -> None:
-        """A plain Channels consumer's membership expires; its message goes to its queue."""
-        if time.monotonic() - self._groups[group][channel] >= self.group_expiry:
-            logger.info("membership of %s in group %s expired", channel, group)
-            self.discard(group, channel)
-            return
-        try:
-            body = codec.decode(event.payload_json)
-        except json.JSONDecodeError:
-            logger.error("event %d of group %s is not JSON; not delivered to %s", event.id, group, channel)
-            return
-        self._put(channel, {"type": event.type, **body})
-
-    def _is_local(self, channel: str) -> bool:
-        head, bang, _ = channel.partition("!")
-        return bool(bang) and head in self._heads
+    def _key(self, name: str) -> str:
+        """A group or named channel as the log and tables know it; process channels are unique."""
+        return name if "!" in name else self._ns.key(name)
 
     def _queue_of(self, channel: str) -> str:
         """Where ``channel``'s messages wait: a process's channels share one queue, its head."""
-        return channel.partition("!")[0]
-
-    def _put(self, channel: str, message: dict[str, Any]) -> None:
-        buffer = self._inbox.buffer(channel)
-        if len(buffer.items) >= self.get_capacity(channel):
-            raise ChannelFull(channel)
-        buffer.put(time.time() + self.expiry, message)
+        return channel.partition("!")[0] if "!" in channel else self._key(channel)

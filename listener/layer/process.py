@@ -1,8 +1,9 @@
 """The listener of this server process, which feeds its channel layer: started with the first
 request, one per event loop.
 
-The layer imports this module (a ``group_add`` waits for the listener); this module finds the
-layer it feeds through Channels' own look-up, so the arrow points one way.
+The layer imports this module (a ``group_add`` waits for the listener); the listener feeds the
+process's groups (``registry``), whichever layer instance recorded them, so the arrow points
+one way.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ import asyncio
 import collections.abc
 import logging
 import time
-import typing
 from typing import Any
 
-from channels.layers import get_channel_layer
-
 from listener import conf, exceptions, gcstats
+from listener.layer import registry
 from listener.log import events, listen, waker
 
 logger = logging.getLogger(__name__)
@@ -30,22 +29,9 @@ _SETTLE_POLL = 0.02
 _STOP_TIMEOUT = 10.0
 
 
-@typing.runtime_checkable
-class Fed(typing.Protocol):
-    """A channel layer that takes logged events for its groups in this process."""
-
-    def deliver(self, group: str, event: events.LogEvent) -> None: ...
-
-
 def route(event: events.LogEvent) -> None:
-    """Hand an event to the groups named by its topics, in this process."""
-    target = get_channel_layer()
-    if not isinstance(target, Fed):
-        raise exceptions.ListenerError(
-            "CHANNEL_LAYERS['default'] must be listener.layer.PostgresChannelLayer"
-        )
-    for topic in event.topics:
-        target.deliver(topic, event)
+    """Hand an event to the groups named by its topics, on every layer of this process."""
+    registry.route(event)
 
 
 def current() -> listen.Listener | None:

@@ -242,12 +242,18 @@ SELECT realtime_append_event_v1(%(topics)s::text[], %(type)s, %(payload)s::jsonb
 -- name: channel_send
 -- Channel messages are not durable (as in any Channels layer): their transactions commit without
 -- waiting for the WAL flush. Event-log writes (group_send) keep the server's setting.
-SELECT realtime_channel_send_v1(%(channel)s, %(queue)s, %(message)s, %(ttl)s, %(capacity)s) AS sent,
+SELECT realtime_channel_send_v2(%(channel)s, %(queue)s, %(message)s, %(ttl)s, %(capacity)s) AS sent,
     set_config('synchronous_commit', 'off', true) AS async_commit;
 
 -- name: group_send
-SELECT realtime_group_send_v1(%(group)s, %(type)s, %(payload)s::jsonb, %(message)s, %(ttl)s, %(capacity)s)
-    AS full_channels;
+SELECT full_channels, member_channels FROM realtime_group_send_v2(
+    %(event_id)s, %(group)s, %(type)s, %(payload)s::jsonb, %(message)s, %(ttl)s, %(capacity)s
+);
+
+-- name: event_ids
+-- Ids for the layer's own group_send events, taken before the events are written (see
+-- realtime_group_send_v2.sql).
+SELECT nextval(pg_get_serial_sequence('listener_event', 'id')) FROM generate_series(1, %(count)s);
 
 -- name: channel_claim_one
 -- Take the oldest live message of one channel; receivers in other sessions skip the row this
