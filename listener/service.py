@@ -59,7 +59,7 @@ def ensure_started() -> worker.Listener:
         # own) is followed from where it stopped, so its process's group members miss nothing.
         since = _listener.snapshot if _listener is not None and _listener.loop is not loop else None
         gcstats.install()
-        _listener = worker.Listener(route, since)
+        _listener = worker.Listener(route, since, waker.heard)
         _listener.start()
         _started_at = time.monotonic()
     waker.ensure_started()

@@ -1,0 +1,11 @@
+"""The project's settings with the listeners' safety poll set to ten minutes.
+
+For server processes in tests where only a wake-up may deliver within the test's timeout: a
+frame that arrives in seconds was woken, not polled.
+"""
+
+from __future__ import annotations
+
+from project.settings import *  # noqa: F403
+
+REALTIME_POLL_INTERVAL = 600.0
