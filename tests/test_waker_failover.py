@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -67,18 +68,59 @@ async def _message(socket: ws_client.ClientConnection) -> str:
             return str(frame["kwargs"]["message"])
 
 
+def _wake_often(room_id: int, sender_id: int, commits: int, seconds: float) -> int:
+    """Commit one message at a time, as the project's writers do (no NOTIFY), so the waker wakes
+    the listeners once per tick; at most ``commits`` commits or ``seconds``; how many."""
+    deadline = time.monotonic() + seconds
+    done = 0
+    with psycopg.connect(servers.database_url(), autocommit=True) as conn:
+        conn.execute("SELECT set_config('realtime.notify', 'off', false)")
+        while done < commits and time.monotonic() < deadline:
+            conn.execute(
+                "INSERT INTO chat_chatmessage (room_id, sender_id, posted, message)"
+                " VALUES (%s, %s, now(), 'x')",
+                [room_id, sender_id],
+            )
+            done += 1
+    return done
+
+
+def _sent_to_the_holder() -> int | None:
+    """Bytes the elected waker's session has sent its (frozen) client that the client has not read:
+    the receive queue of that client's TCP socket (None over a Unix socket)."""
+    with psycopg.connect(servers.database_url(), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT client_port FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'realtime-waker' AND wait_event IS DISTINCT FROM 'advisory'"
+        ).fetchone()
+    if row is None or row[0] is None or row[0] < 0:
+        return None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == row[0]:
+                    return int(fields[4].split(":")[1], 16)
+    return None
+
+
 async def test_a_frozen_elected_process_does_not_stop_the_others_being_woken(
     people: dict[str, User], room: models.ChatRoom
 ) -> None:
-    with servers.daphne(2, SLOW_POLL) as pair:
+    elsewhere = await sync(models.ChatRoom.objects.create)(owner=people["owner"], title="elsewhere")
+    with servers.daphne(2, {**SLOW_POLL, "REALTIME_WAKER_BUSY_INTERVAL": "0.001"}) as pair:
         leader, standby = await asyncio.wait_for(_elected(pair), 60)
         cookie = (await sync(session_cookie)(people["member"])).decode()
         socket = await _open(standby, "/ws/room/%d" % room.id, cookie)
         os.kill(leader.process.pid, signal.SIGSTOP)
         try:
-            # Several writes, spaced by their deliveries: a loop that writes to its frozen client
-            # fills the socket's buffers within a few wake-ups and then stops waking anyone.
-            for i in range(30):
+            # Thousands of wake-ups while frozen: a loop that wrote to its client (a notice per
+            # wake-up) filled the socket's buffers within a few seconds of them and stopped.
+            commits = await asyncio.to_thread(_wake_often, elsewhere.id, people["owner"].id, 5000, 30)
+            assert commits > 1000
+            # v1 raised a notice per wake-up: they piled up here until the buffers were full.
+            assert await asyncio.to_thread(_sent_to_the_holder) in (0, None)
+            for i in range(3):
                 text = "while frozen %d" % i
                 await sync(models.ChatMessage.objects.create)(room=room, sender=people["owner"], message=text)
                 assert await asyncio.wait_for(_message(socket), WOKEN_WITHIN) == text

@@ -1,10 +1,13 @@
 """The elected waker's failures, measured: a frozen holder, and a server stopped by a signal.
 
-``python -m tests.bench.waker_failover [--runs 3] [--events 5] [--cap 60]`` starts two daphne
-processes on a scratch database (created, migrated and dropped by the script) and prints, per run:
+``python -m tests.bench.waker_failover [--runs 3] [--events 5] [--fill 60] [--cap 60]
+[--phases freeze,kill]`` starts two daphne processes on a scratch database (created, migrated and
+dropped by the script) and prints, per run:
 - commit-to-frame latency on the standby's socket while the elected process is SIGSTOPped
   (writes come from a session that does not NOTIFY, as the project's own writers), next to the
-  same with nobody frozen;
+  same with nobody frozen. Before measuring, ``--fill`` seconds of one-row commits to another
+  room make the frozen holder's waker wake everyone as often as it can (its interval is 1 ms
+  here): a loop that wrote to its client filled that connection's buffers after a few MB;
 - for SIGKILL and for SIGTERM of the elected process: seconds until every backend it had is
   gone from ``pg_stat_activity`` (at most ``--cap``), and the application of the last one.
 The listeners' safety poll stays at the project's default (``REALTIME_POLL_INTERVAL``), so a
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -109,6 +113,34 @@ class Writer:
         )
         return time.time()
 
+    def fill(self, room_id: int, seconds: float) -> tuple[int, float | None]:
+        """One-row commits to ``room_id`` for ``seconds`` (at most 1,000,000), each a wake-up,
+        until the elected waker's session waits to write to its client; (commits, seconds until
+        it did or None)."""
+        started = time.monotonic()
+        done = 0
+        blocked = None
+        self.conn.execute("SET synchronous_commit = off")  # only wake-ups count here, not fsyncs
+        while done < 1_000_000 and time.monotonic() - started < seconds:
+            self.conn.execute(
+                "INSERT INTO chat_chatmessage (room_id, sender_id, posted, message)"
+                " VALUES (%s, %s, now(), 'x')",
+                [room_id, self.fixtures["sender_id"]],
+            )
+            done += 1
+            if done % 500 == 0 and self.holder_waits_on_client():
+                blocked = time.monotonic() - started
+                break
+        self.conn.execute("SET synchronous_commit = on")
+        return done, blocked
+
+    def holder_waits_on_client(self) -> bool:
+        row = self.conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'realtime-waker' AND wait_event = 'ClientWrite'"
+        ).fetchone()
+        return bool(row and row[0])
+
 
 async def latencies(
     server: servers.Server, fixtures: dict[str, Any], writer: Writer, count: int, label: str
@@ -138,18 +170,27 @@ async def latencies(
 
 def one_run(url: str, fixtures: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     env = {"DATABASE_URL": url, "REALTIME_PRESENCE": "0"}
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"live": [0.0], "frozen": [0.0], "SIGKILL": (0.0, ""), "SIGTERM": (0.0, "")}
+    result.update(SIGKILL_apps=[], SIGKILL_left_before=0, SIGTERM_left_before=0, filled=0, blocked=None)
     writer = Writer(url, fixtures)
     try:
-        with servers.daphne(2, env) as pair:
-            leader, standby = elect(pair)
-            result["live"] = asyncio.run(latencies(standby, fixtures, writer, args.events, "live"))
-            os.kill(leader.process.pid, signal.SIGSTOP)
-            try:
-                result["frozen"] = asyncio.run(latencies(standby, fixtures, writer, args.events, "frozen"))
-            finally:
-                os.kill(leader.process.pid, signal.SIGCONT)
+        fast = {**env, "DJANGO_SETTINGS_MODULE": "tests.bench.waker_settings"}
+        fast.update(REALTIME_WAKER_INTERVAL="0.001", REALTIME_WAKER_BUSY_INTERVAL="0.001")
+        with servers.daphne(2, fast) if "freeze" in args.phases else contextlib.nullcontext([]) as pair:
+            if pair:
+                leader, standby = elect(pair)
+                result["live"] = asyncio.run(latencies(standby, fixtures, writer, args.events, "live"))
+                os.kill(leader.process.pid, signal.SIGSTOP)
+                try:
+                    result["filled"], result["blocked"] = writer.fill(fixtures["other_room_id"], args.fill)
+                    result["frozen"] = asyncio.run(
+                        latencies(standby, fixtures, writer, args.events, "frozen")
+                    )
+                finally:
+                    os.kill(leader.process.pid, signal.SIGCONT)
         for name, signum in (("SIGKILL", signal.SIGKILL), ("SIGTERM", signal.SIGTERM)):
+            if "kill" not in args.phases:
+                break
             result[name + "_left_before"] = sweep(url, writer.conn.info.backend_pid)
             with servers.daphne(2, env) as pair:
                 leader, standby = elect(pair)
@@ -169,6 +210,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--events", type=int, default=5)
     parser.add_argument("--cap", type=float, default=60.0, help="longest wait for a killed server's backends")
+    parser.add_argument(
+        "--fill", type=float, default=60.0, help="seconds of wake-ups before the frozen round"
+    )
+    parser.add_argument("--phases", default="freeze,kill")
     args = parser.parse_args(argv)
     url = args.database_url
     # tests.servers reads Django's settings; the servers themselves get ``url`` in their environment.
@@ -181,17 +226,22 @@ def main(argv: list[str] | None = None) -> None:
         database.migrate(dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="project.settings"))
         with CTX.Pool(1) as pool:
             fixtures = pool.apply(database.prepare, (url, 1))
+        fixtures["other_room_id"] = _other_room(url, fixtures)
         for n in range(args.runs):
             result = one_run(url, fixtures, args)
             runs.append(result)
             print(
-                "run %d: live p50 %.1f ms max %.1f ms | elected frozen p50 %.1f ms max %.1f ms"
+                "run %d: live p50 %.1f ms max %.1f ms"
+                " | elected frozen (after %d commits; its waker blocked on its client after %s s)"
+                " p50 %.1f ms max %.1f ms"
                 " | backends gone after SIGKILL %.1f s (last: %s), SIGTERM %.1f s (last: %s)"
                 " | backends left over by the last pair before each phase: %s, %s, %s"
                 % (
                     n + 1,
                     1000 * statistics.median(result["live"]),
                     1000 * max(result["live"]),
+                    result["filled"],
+                    "never" if result["blocked"] is None else "%.1f" % result["blocked"],
                     1000 * statistics.median(result["frozen"]),
                     1000 * max(result["frozen"]),
                     *result["SIGKILL"],
@@ -218,6 +268,17 @@ def main(argv: list[str] | None = None) -> None:
                 ",".join(runs[-1]["SIGKILL_apps"]),
             )
         )
+
+
+def _other_room(url: str, fixtures: dict[str, Any]) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO chat_chatroom (owner_id, title, join_code) VALUES (%s, 'elsewhere', 'elsewhere')"
+            " RETURNING id",
+            [fixtures["sender_id"]],
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def _drop(url: str) -> None:
