@@ -101,8 +101,8 @@ class Waker:
                     self.backend_pid = conn.info.backend_pid
                     self.state = State.STANDBY
                     backoff.reset()
-                    # The lock wait and the loop are single statements that last for hours.
                     await connection.end_with_client(conn)
+                    # The lock wait and the loop are single statements that last for hours.
                     await conn.execute(queries.get("waker_session"))
                     await conn.execute(queries.get("waker_lock"), {"key": LOCK_KEY})
                     await self._lead(conn)

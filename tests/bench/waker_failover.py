@@ -5,9 +5,10 @@
 dropped by the script) and prints, per run:
 - commit-to-frame latency on the standby's socket while the elected process is SIGSTOPped
   (writes come from a session that does not NOTIFY, as the project's own writers), next to the
-  same with nobody frozen. Before measuring, ``--fill`` seconds of one-row commits to another
-  room make the frozen holder's waker wake everyone as often as it can (its interval is 1 ms
-  here): a loop that wrote to its client filled that connection's buffers after a few MB;
+  same with nobody frozen. Before measuring, up to ``--fill`` seconds of one-row commits to
+  another room make the frozen holder's waker wake everyone as often as it can (its interval is
+  1 ms here), stopping early once that waker's session waits to write to its client (a loop that
+  sent a notice per wake-up did so once a few MB of them filled the connection's buffers);
 - for SIGKILL and for SIGTERM of the elected process: seconds until every backend it had is
   gone from ``pg_stat_activity`` (at most ``--cap``), and the application of the last one.
 The listeners' safety poll stays at the project's default (``REALTIME_POLL_INTERVAL``), so a
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(result)
             print(
                 "run %d: live p50 %.1f ms max %.1f ms"
-                " | elected frozen (after %d commits; its waker blocked on its client after %s s)"
+                " | elected frozen (after %d commits; its waker blocked on its client: %s)"
                 " p50 %.1f ms max %.1f ms"
                 " | backends gone after SIGKILL %.1f s (last: %s), SIGTERM %.1f s (last: %s)"
                 " | backends left over by the last pair before each phase: %s, %s, %s"
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
                     1000 * statistics.median(result["live"]),
                     1000 * max(result["live"]),
                     result["filled"],
-                    "never" if result["blocked"] is None else "%.1f" % result["blocked"],
+                    "never" if result["blocked"] is None else "after %.1f s" % result["blocked"],
                     1000 * statistics.median(result["frozen"]),
                     1000 * max(result["frozen"]),
                     *result["SIGKILL"],
