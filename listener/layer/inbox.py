@@ -171,6 +171,7 @@ class Inbox:
                     connection.listener_conninfo(), application_name="realtime-channel-inbox"
                 )
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                    await connection.end_with_client(conn)
                     await conn.execute("LISTEN %s" % CHANNEL)
                     self.state = InboxState.LISTENING
                     backoff.reset()

@@ -54,7 +54,7 @@ def ensure_started() -> listen.Listener:
         # own) is followed from where it stopped, so its process's group members miss nothing.
         since = _listener.snapshot if _listener is not None and _listener.loop is not loop else None
         gcstats.install()
-        _listener = listen.Listener(route, since)
+        _listener = listen.Listener(route, since, waker.heard)
         _listener.start()
         _started_at = time.monotonic()
     waker.ensure_started()

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 CHANNEL = "realtime_events"
 
 Sink = collections.abc.Callable[[events.LogEvent], None]
+# Told the backend pid of each NOTIFY's sender (the waker counts its own wake-ups this way).
+Heard = collections.abc.Callable[[int], None]
 
 
 @dataclasses.dataclass
@@ -39,8 +41,9 @@ class _Position:
 class Listener:
     """Follows the event log of one database and passes each new event, in order, to a sink."""
 
-    def __init__(self, sink: Sink, since: cursors.Snapshot | None = None) -> None:
+    def __init__(self, sink: Sink, since: cursors.Snapshot | None = None, heard: Heard | None = None) -> None:
         self.sink = sink
+        self.heard = heard
         # The snapshot of the last step: every event it sees has been handed to the sink.
         self.snapshot: cursors.Snapshot | None = since
         # A step read in part (its pages are read up to one snapshot): where it stopped.
@@ -73,6 +76,7 @@ class Listener:
                 async with await psycopg.AsyncConnection.connect(
                     connection.listener_conninfo(), autocommit=True
                 ) as conn:
+                    await connection.end_with_client(conn)
                     await conn.execute("LISTEN %s" % CHANNEL)
                     if self.snapshot is None:
                         row = await (await conn.execute(queries.get("current_snapshot"))).fetchone()
@@ -100,8 +104,9 @@ class Listener:
             timeout = conf.quiet_poll_interval()
         while True:
             # Any number of NOTIFYs (or none, at the poll interval) lead to one step.
-            async for _ in conn.notifies(timeout=timeout, stop_after=1):
-                pass
+            async for notify in conn.notifies(timeout=timeout, stop_after=1):
+                if self.heard is not None:
+                    self.heard(notify.pid)
             self.last_wakeup = time.time()
             await self.step(conn)
 

@@ -8,10 +8,20 @@ log's head every ``REALTIME_WAKER_INTERVAL`` and sends one NOTIFY per tick in wh
 became visible: writers never queue on the lock, and N listeners cost one NOTIFY per tick,
 not one per commit. Writers elsewhere (psql, other apps) still NOTIFY themselves.
 
-The loop itself runs inside Postgres (``realtime_waker_v1``, one CALL that commits once per
+The loop itself runs inside Postgres (``realtime_waker_v2``, one CALL that commits once per
 tick and never returns): driven from Python, its 200 queries a second cost the elected process
 about 9% of a core while idle, and Python nothing now. Its session shows one long-running
-``CALL realtime_waker_v1(...)`` in ``pg_stat_activity`` (application ``realtime-waker``).
+``CALL realtime_waker_v2(...)`` in ``pg_stat_activity`` (application ``realtime-waker``).
+
+No process can hold the listeners hostage. The loop sends its client nothing (v1 raised a
+notice per wake-up; a frozen client stopped reading, the loop blocked in ClientWrite with the
+lock held, and every listener fell back to its safety poll), so it keeps waking everyone while
+its own process is frozen, stalled or cut off. A process that is gone ends its session within
+``connection.CLIENT_CHECK_INTERVAL`` (a silent network loss: the server's TCP keepalives), and
+a standby takes over. A lease (the holder renews, a standby takes over when it lapses) was
+weighed and left out: the loop needs nothing from its client, so a lease would hand the work
+away from a loop that is doing it, add a write per renewal, and leave a gap of one lease at
+each hand-over; it would only help against a backend stuck inside Postgres itself.
 
 Election: every server process runs a waker next to its listener; each blocks on one session
 advisory lock on its own connection, so standbys cost an idle connection and no queries. When
@@ -41,11 +51,9 @@ logger = logging.getLogger(__name__)
 
 # The advisory lock the wakers of one database compete for ("realtime" in ASCII).
 LOCK_KEY = 0x7265616C74696D65
-# The notice realtime_waker_v1 raises with each NOTIFY it sends.
-WOKE = "realtime waker: woke"
 
 
-class State(enum.Enum):
+class WakerState(enum.Enum):
     STOPPED = "stopped"
     CONNECTING = "connecting"
     STANDBY = "standby"
@@ -56,10 +64,12 @@ class Waker:
     """Competes for the waker lock of its database and, while it holds it, wakes the listeners."""
 
     def __init__(self) -> None:
-        self.state = State.STOPPED
+        self.state = WakerState.STOPPED
         # Set while this waker holds the lock; tests and /health wait on it.
         self.leading = asyncio.Event()
         self.elections = 0
+        # NOTIFYs this waker's session sent that this process's listener received (the loop
+        # cannot report them itself: it must not write to its client).
         self.wakeups = 0
         self.backend_pid: int | None = None
         self._task: asyncio.Task[None] | None = None
@@ -77,20 +87,21 @@ class Waker:
         # Cancelling a blocked lock wait cancels it on the server too (psycopg does).
         await tasks.cancel_and_wait(self._task)
         self._task = None
-        self.state = State.STOPPED
+        self.state = WakerState.STOPPED
 
     async def run(self) -> None:
         backoff = tasks.Backoff("waker")
         while True:
-            self.state = State.CONNECTING
+            self.state = WakerState.CONNECTING
             try:
                 async with await psycopg.AsyncConnection.connect(
                     conninfo.make_conninfo(connection.listener_conninfo(), application_name="realtime-waker"),
                     autocommit=True,
                 ) as conn:
                     self.backend_pid = conn.info.backend_pid
-                    self.state = State.STANDBY
+                    self.state = WakerState.STANDBY
                     backoff.reset()
+                    await connection.end_with_client(conn)
                     # The lock wait and the loop are single statements that last for hours.
                     await conn.execute(queries.get("waker_session"))
                     await conn.execute(queries.get("waker_lock"), {"key": LOCK_KEY})
@@ -104,12 +115,11 @@ class Waker:
                 self.backend_pid = None
 
     async def _lead(self, conn: psycopg.AsyncConnection) -> None:
-        self.state = State.LEADING
+        self.state = WakerState.LEADING
         self.elections += 1
         row = await (await conn.execute(queries.get("waker_elected"))).fetchone()
         assert row is not None
         seen: str = row[0]
-        self.wakeups += 1
         self.leading.set()
         logger.info("waker elected (backend %s): this process wakes the listeners", self.backend_pid)
         interval = conf.waker_interval()
@@ -118,12 +128,12 @@ class Waker:
         # the same for one event as for fifty), while a write after a quiet spell still waits
         # at most one short tick.
         busy = max(interval, conf.waker_busy_interval())
-        conn.add_notice_handler(self._on_notice)
         await conn.execute(queries.get("waker_loop"), {"seen": seen, "quiet": interval, "busy": busy})
-        raise psycopg.ProgrammingError("realtime_waker_v1 returned; it runs until its session ends")
+        raise psycopg.ProgrammingError("realtime_waker_v2 returned; it runs until its session ends")
 
-    def _on_notice(self, notice: psycopg.errors.Diagnostic) -> None:
-        if notice.message_primary == WOKE:
+    def heard(self, pid: int) -> None:
+        """A NOTIFY from backend ``pid`` reached a listener of this process: a wake-up of ours?"""
+        if pid == self.backend_pid and self.state is WakerState.LEADING:
             self.wakeups += 1
 
 
@@ -153,6 +163,12 @@ def ensure_started() -> Waker | None:
         _waker = Waker()
         _waker.start()
     return _waker
+
+
+def heard(pid: int) -> None:
+    """The listener's hook: count the NOTIFYs of this process's waker that it received."""
+    if _waker is not None:
+        _waker.heard(pid)
 
 
 async def stop() -> None:

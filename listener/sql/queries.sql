@@ -340,13 +340,14 @@ WHERE p.process = %(process)s AND p.topic = k.topic AND p.user_id = k.user_id;
 WITH gone AS (DELETE FROM listener_presenceprocess WHERE id = %(process)s)
 DELETE FROM listener_presence WHERE process = %(process)s;
 -- name: waker_session
--- The waker's lock wait and its loop are single statements that last as long as the session;
--- the loop's notices count its wake-ups, whatever the role's client_min_messages says.
-SELECT set_config('statement_timeout', '0', false), set_config('client_min_messages', 'notice', false);
+-- The waker's lock wait and its loop are single statements that last as long as the session.
+-- The loop must send its client nothing (a client that stops reading would block it), so no
+-- notice reaches the client whatever the role's client_min_messages says.
+SELECT set_config('statement_timeout', '0', false), set_config('client_min_messages', 'warning', false);
 
 -- name: waker_loop
--- The elected waker's ticks, inside Postgres (realtime_waker_v1.sql); returns only with an error.
-CALL realtime_waker_v1(%(seen)s, %(quiet)s, %(busy)s);
+-- The elected waker's ticks, inside Postgres (realtime_waker_v2.sql); returns only with an error.
+CALL realtime_waker_v2(%(seen)s, %(quiet)s, %(busy)s);
 
 -- name: waker_elected
 -- A new waker wakes everyone once: events committed after its predecessor's last tick
@@ -356,3 +357,15 @@ SELECT pg_current_snapshot()::text AS snapshot, pg_notify('realtime_events', '')
 -- name: waker_lock
 -- Blocks until this session holds the waker lock (per database; released when it ends).
 SELECT pg_advisory_lock(%(key)s);
+
+-- name: session_liveness
+-- A backend notices that its client is gone only when it reads from or writes to it: one that
+-- runs a long statement (the waker's loop, a standby's lock wait) ran on for minutes after its
+-- server process was killed, keeping a connection slot and the database busy. This makes it
+-- look while a statement runs (client_connection_check_interval, Postgres 14+), and turns a
+-- silent network loss into a closed socket (server-side TCP keepalives; ignored on Unix sockets).
+SELECT set_config('tcp_keepalives_idle', %(idle)s, false),
+    set_config('tcp_keepalives_interval', %(interval)s, false),
+    set_config('tcp_keepalives_count', %(count)s, false),
+    CASE WHEN current_setting('server_version_num')::int >= 140000
+        THEN set_config('client_connection_check_interval', %(check)s, false) END;
