@@ -105,7 +105,7 @@ async def test_a_standby_takes_over_when_the_holder_is_terminated(
     second = waker.Waker()
     second.start()
     try:
-        await asyncio.wait_for(_until(lambda: second.state is waker.State.STANDBY), 10)
+        await asyncio.wait_for(_until(lambda: second.state is waker.WakerState.STANDBY), 10)
         assert not second.leading.is_set()
         holder = first.backend_pid
         async with await psycopg.AsyncConnection.connect(servers.database_url(), autocommit=True) as admin:
