@@ -26,6 +26,8 @@ import random
 import secrets
 from typing import Any
 
+from django.core import exceptions as django_exceptions
+
 from listener import conf, exceptions, layer_db, tasks
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,16 @@ class Presence:
         """What join and leave carry besides ``action``: the topic's key and the user."""
         topic_key = topic.split("_", 1)[1] if "_" in topic else topic
         return {self.key: topic_key, "user": {"id": str(user.pk), "username": user.get_username()}}
+
+
+def window() -> float:
+    """``REALTIME_PRESENCE_WINDOW``, checked: a negative or non-numeric window is a mistake."""
+    value = conf.get("REALTIME_PRESENCE_WINDOW")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise django_exceptions.ImproperlyConfigured(
+            "REALTIME_PRESENCE_WINDOW must be a number of seconds >= 0, not %r" % (value,)
+        )
+    return float(value)
 
 
 def online(topic: str) -> set[str]:
@@ -73,7 +85,11 @@ class Tracker:
         self._payloads: dict[Key, str] = {}
         self._sockets: dict[object, Key] = {}
         self._written: set[Key] = set()
+        # Keys whose count went from or to zero since the last write, last change last: the
+        # order in which a window's users joined or left.
+        self._changed: dict[Key, None] = {}
         self._dirty = asyncio.Event()
+        self._window = window()  # checked here: a bad setting fails the process's start
         self._db = layer_db.LayerConnection()
         self._task = tasks.spawn(self._run(), "realtime-presence %s" % self.process, "presence writer")
 
@@ -84,7 +100,8 @@ class Tracker:
         self._sockets[socket] = key
         self._counts[key] = self._counts.get(key, 0) + 1
         self._payloads[key] = json.dumps(payload)
-        self._dirty.set()
+        if self._counts[key] == 1:
+            self._touch(key)
 
     def close(self, socket: object) -> None:
         key = self._sockets.pop(socket, None)
@@ -95,7 +112,12 @@ class Tracker:
             self._counts[key] = left
         else:
             del self._counts[key]
-            self._dirty.set()
+            self._touch(key)
+
+    def _touch(self, key: Key) -> None:
+        self._changed.pop(key, None)
+        self._changed[key] = None
+        self._dirty.set()
 
     async def stop(self) -> None:
         """Leave everywhere at once (a clean shutdown), instead of waiting to be reaped."""
@@ -113,13 +135,14 @@ class Tracker:
         while True:
             try:
                 await self._beat()
-                # Until the next beat, write whatever changed, as soon as it changes.
+                # Until the next beat, write what changed within a window of the first change.
                 deadline = self.loop.time() + beat
                 while (left := deadline - self.loop.time()) > 0:
                     try:
                         await asyncio.wait_for(self._dirty.wait(), left)
                     except TimeoutError:
                         break
+                    await asyncio.sleep(self._window)
                     self._dirty.clear()
                     await self._sync()
                 failures = 0
@@ -145,28 +168,32 @@ class Tracker:
 
     async def _sync(self) -> None:
         wanted = set(self._counts)
-        gone = sorted(self._written - wanted)
-        new = sorted(wanted - self._written)
-        if gone:
+        order = {key: n for n, key in enumerate(self._changed)}
+
+        def by_occurrence(keys: set[Key]) -> list[Key]:
+            # Keys written again after a reap have no recent change: they go first, sorted.
+            return sorted(keys, key=lambda key: (order.get(key, -1), key))
+
+        gone = by_occurrence(self._written - wanted)
+        new = by_occurrence(wanted - self._written)
+        if gone or new:
             await self._db.fetch(
-                "presence_leave",
-                {"process": self.process, "topics": [t for t, _ in gone], "users": [u for _, u in gone]},
-            )
-            self._written.difference_update(gone)
-        if new:
-            await self._db.fetch(
-                "presence_join",
+                "presence_write",
                 {
                     "process": self.process,
-                    "topics": [t for t, _ in new],
-                    "users": [u for _, u in new],
-                    "payloads": [self._payloads[key] for key in new],
+                    "leave_topics": [t for t, _ in gone],
+                    "leave_users": [u for _, u in gone],
+                    "join_topics": [t for t, _ in new],
+                    "join_users": [u for _, u in new],
+                    "join_payloads": [self._payloads[key] for key in new],
                 },
             )
+            self._written.difference_update(gone)
             self._written.update(new)
-        for key in gone:
+        for key in [*gone, *self._changed]:
             if key not in self._counts:
-                self._payloads.pop(key, None)
+                self._payloads.pop(key, None)  # also a tab opened and closed within the window
+        self._changed.clear()
 
 
 _tracker: Tracker | None = None
