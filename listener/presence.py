@@ -2,16 +2,19 @@
 
 A consumer class opts in with ``presence = listener.Presence(key="room")``. Each server process
 counts its open sockets per (topic, user) in memory and keeps one row in ``listener_presence``
-while the count is above zero; the table's triggers publish ``did_alter_presence`` (``join`` /
-``leave``) on the topic when a user's first row across all processes appears or their last one
-goes (``listener/sql/realtime_presence_changed_v1.sql``). So several tabs, on one process or on
-several, count once, and the events travel through the event log with cursors like any other.
+while the count is above zero; the table's statement triggers publish ``did_alter_presence`` on
+the topic for the users whose first row across all processes appeared or whose last one went
+(``listener/sql/realtime_presence_changed_v2.sql``): ``join`` / ``leave`` for one user, ``sync``
+for several. So several tabs, on one process or on several, count once, and the events travel
+through the event log with cursors like any other.
 
-Rows are written by one task per process, which compares what is open with what it wrote: a
-burst of opens is one statement, and a tab reloaded before the task runs writes nothing. The
-same task beats the process's heartbeat row every ``REALTIME_PRESENCE_HEARTBEAT`` seconds and
-removes the rows of processes silent for ``REALTIME_PRESENCE_TIMEOUT`` seconds (killed without
-closing their sockets): their users' ``leave`` follows within timeout + heartbeat.
+Rows are written by one task per process. It waits ``REALTIME_PRESENCE_WINDOW`` after the first
+change, then writes what is open against what it wrote, in one transaction: a crowd opening a
+room within a window is one event per topic (one frame per page, not one per user), and a tab
+opened and closed within it writes nothing. The same task beats the process's heartbeat row
+every ``REALTIME_PRESENCE_HEARTBEAT`` seconds and removes the rows of processes silent for
+``REALTIME_PRESENCE_TIMEOUT`` seconds (killed without closing their sockets): their users'
+leaves follow within timeout + heartbeat, one event per topic.
 """
 
 from __future__ import annotations
