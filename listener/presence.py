@@ -170,8 +170,10 @@ class Tracker:
             logger.info("presence: removed %d rows of dead server processes", len(reaped))
 
     async def _sync(self) -> None:
+        # Changes made while this write is in flight belong to the next one, in their order.
+        changed, self._changed = self._changed, {}
         wanted = set(self._counts)
-        order = {key: n for n, key in enumerate(self._changed)}
+        order = {key: n for n, key in enumerate(changed)}
 
         def by_occurrence(keys: set[Key]) -> list[Key]:
             # Keys written again after a reap have no recent change: they go first, sorted.
@@ -180,23 +182,26 @@ class Tracker:
         gone = by_occurrence(self._written - wanted)
         new = by_occurrence(wanted - self._written)
         if gone or new:
-            await self._db.fetch(
-                "presence_write",
-                {
-                    "process": self.process,
-                    "leave_topics": [t for t, _ in gone],
-                    "leave_users": [u for _, u in gone],
-                    "join_topics": [t for t, _ in new],
-                    "join_users": [u for _, u in new],
-                    "join_payloads": [self._payloads[key] for key in new],
-                },
-            )
+            try:
+                await self._db.fetch(
+                    "presence_write",
+                    {
+                        "process": self.process,
+                        "leave_topics": [t for t, _ in gone],
+                        "leave_users": [u for _, u in gone],
+                        "join_topics": [t for t, _ in new],
+                        "join_users": [u for _, u in new],
+                        "join_payloads": [self._payloads[key] for key in new],
+                    },
+                )
+            except exceptions.ListenerError:
+                self._changed = {**changed, **self._changed}  # retried by the next beat
+                raise
             self._written.difference_update(gone)
             self._written.update(new)
-        for key in [*gone, *self._changed]:
+        for key in [*gone, *changed]:
             if key not in self._counts:
                 self._payloads.pop(key, None)  # also a tab opened and closed within the window
-        self._changed.clear()
 
 
 _tracker: Tracker | None = None
