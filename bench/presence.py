@@ -1,8 +1,10 @@
 """What presence costs: Postgres writes per socket open/close, a 1,000-socket open storm with
-presence on and off, and how long a killed server process's users take to leave.
+presence on and off, how long a killed server process's users take to leave, and (``--crowd``,
+``--flap``: bench/presence_frames.py) the presence frames each page gets.
 
-``python -m bench.presence [--runs 3] [--crash]`` against the machine's Postgres
-(``--url``, default ``postgres://postgres@127.0.0.1:5432/bench_presence``); one daphne process,
+``python -m bench.presence [--runs 3] [--crash] [--no-storm] [--crowd 100,1000] [--flap]``
+against the machine's Postgres (``--url``, default
+``postgres://postgres@127.0.0.1:5432/bench_presence``); one daphne process,
 clients in this process, loopback only. Bounded: 1,000 sockets per storm, 60 s per wait.
 """
 
@@ -158,6 +160,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--crash", action="store_true", help="also time a killed process's leave")
+    parser.add_argument("--no-storm", action="store_true", help="skip the 50 x 20 open storm")
+    parser.add_argument("--crowd", default="", help="sockets opening one room at once, e.g. 100,1000")
+    parser.add_argument("--flap", action="store_true", help="frames per member from a tab flapping")
+    parser.add_argument("--env", action="append", default=[], help="NAME=value for the server")
     args = parser.parse_args(argv)
     os.environ["DATABASE_URL"] = args.url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -166,6 +172,10 @@ def main(argv: list[str] | None = None) -> None:
     import django
 
     django.setup()
+    if args.crowd or args.flap:
+        frames(args)
+    if args.no_storm:
+        return
     fix = fixtures()
     results: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
     for run in range(args.runs):
@@ -193,6 +203,53 @@ def main(argv: list[str] | None = None) -> None:
     if args.crash:
         print(
             "killed process's user left after %.1f s (heartbeat 10 s, timeout 30 s)" % asyncio.run(crash(fix))
+        )
+
+
+def frames(args: argparse.Namespace) -> None:
+    from bench import presence_frames
+
+    env = dict(item.split("=", 1) for item in args.env)
+    for count in [int(n) for n in args.crowd.split(",") if n]:
+        fix = presence_frames.crowd_fixtures(count)
+        rows = []
+        for run in range(args.runs):
+            rows.append(asyncio.run(presence_frames.crowd(args.url, fix, env)))
+            print("crowd %d run %d %s" % (count, run + 1, json.dumps(rows[-1])), file=sys.stderr)
+        med = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
+        print(
+            "crowd of %d opening one room (medians of %d runs): open %.1f s, server CPU %.1f s,"
+            " presence frames per socket median %.0f max %.0f, total %.0f, sockets closed early %d"
+            % (
+                count,
+                args.runs,
+                med["open_s"],
+                med["server_cpu_s"],
+                med["frames_median"],
+                med["frames_max"],
+                med["frames_total"],
+                med["closed_early"],
+            )
+        )
+    if args.flap:
+        fix = presence_frames.crowd_fixtures(presence_frames.FLAP_WATCHERS + 1)
+        rows = []
+        for run in range(args.runs):
+            rows.append(asyncio.run(presence_frames.flap(args.url, fix, env)))
+            print("flap run %d %s" % (run + 1, json.dumps(rows[-1])), file=sys.stderr)
+        med = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
+        print(
+            "a tab flapping every %.1f s for %.0f s (%d flaps), %d members watching (medians of %d runs):"
+            " presence frames per member median %.0f max %.0f"
+            % (
+                presence_frames.FLAP_PERIOD,
+                med["seconds"],
+                med["flaps"],
+                presence_frames.FLAP_WATCHERS,
+                args.runs,
+                med["frames_median"],
+                med["frames_max"],
+            )
         )
 
 

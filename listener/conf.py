@@ -68,6 +68,11 @@ DEFAULTS: dict[str, Any] = {
     "REALTIME_PRESENCE": True,
     "REALTIME_PRESENCE_HEARTBEAT": 10.0,
     "REALTIME_PRESENCE_TIMEOUT": 30.0,
+    # Seconds a process gathers presence changes after the first before writing them together:
+    # a topic's changes of one window reach each socket as one frame (`sync` when several), so
+    # a crowd opening a room costs each page a few frames, and a tab opened and closed within
+    # it costs nothing. It is also the delay of a lone join or leave.
+    "REALTIME_PRESENCE_WINDOW": 1.0,
     # The garbage collector, set when the listener starts (listener/gcstats.py). FREEZE: move
     # what start-up created, and each batch of opened sockets, out of the collector's reach, so
     # a full collection does not walk every open socket (the tail of a broadcast); closed
@@ -164,6 +169,10 @@ def presence_heartbeat() -> float:
 
 def presence_timeout() -> float:
     return float(get("REALTIME_PRESENCE_TIMEOUT"))
+
+
+def presence_window() -> float:
+    return float(get("REALTIME_PRESENCE_WINDOW"))
 
 
 def gc_freeze() -> bool:

@@ -26,6 +26,10 @@ def _seconds(value: Any) -> str | None:
     return None if _number(value) and value > 0 else "must be a number of seconds above 0, not %r" % (value,)
 
 
+def _seconds_or_zero(value: Any) -> str | None:
+    return None if _number(value) and value >= 0 else "must be a number of seconds >= 0, not %r" % (value,)
+
+
 def _count(value: Any) -> str | None:
     ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
     return None if ok else "must be a whole number above 0, not %r" % (value,)
@@ -90,6 +94,8 @@ def _like_default(default: Any) -> Rule:
 RULES: dict[str, Rule] = {
     "REALTIME_LISTENER_DATABASE_URL": _url,
     "REALTIME_POLL_INTERVAL": _seconds,
+    # 0: no batching, each change is written (and published) as soon as the writer runs.
+    "REALTIME_PRESENCE_WINDOW": _seconds_or_zero,
     "REALTIME_NOTIFY": _notify,
     "REALTIME_QUIET_POLL_INTERVAL": _seconds,
     "REALTIME_WAKER_INTERVAL": _seconds,

@@ -112,6 +112,7 @@ REALTIME_LISTENER_DATABASE_URL = os.environ.get("REALTIME_LISTENER_DATABASE_URL"
 REALTIME_PRESENCE = os.environ.get("REALTIME_PRESENCE", "1") == "1"
 REALTIME_PRESENCE_HEARTBEAT = float(os.environ.get("REALTIME_PRESENCE_HEARTBEAT", "10"))
 REALTIME_PRESENCE_TIMEOUT = float(os.environ.get("REALTIME_PRESENCE_TIMEOUT", "30"))
+REALTIME_PRESENCE_WINDOW = float(os.environ.get("REALTIME_PRESENCE_WINDOW", "1"))
 
 # Sessions in the database, with key cycles (login, password change) told apart from logouts, so
 # that the sockets of the session that changed a password stay open (listener/sessions.py).

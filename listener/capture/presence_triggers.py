@@ -1,7 +1,9 @@
 """The triggers of the presence table: a user's first row on a topic joins, their last leaves.
 
-Both call ``realtime_presence_changed_v1`` (``listener/sql/``), which decides under a lock on
-(topic, user) whether the row was the first or the last across every server process.
+They fire once per statement, with the statement's rows as a transition table, and call
+``realtime_presence_changed_v2`` (``listener/sql/``), which decides under locks on each
+(topic, user) whether a row was the first or the last across every server process, and
+publishes one event per topic: a writer's batch of changes reaches a page as one frame.
 """
 
 from __future__ import annotations
@@ -11,25 +13,32 @@ from psycopg import sql
 
 # The event type of a presence change, on the topic the sockets follow.
 EVENT = "did_alter_presence"
-CHANGED = sql.Identifier("realtime_presence_changed_v1")
+CHANGED = sql.Identifier("realtime_presence_changed_v2")
+# The transition tables: the rows a statement inserted, or deleted.
+JOINED = "presence_joined"
+LEFT = "presence_left"
 
 
-def _body(row: str, action: str) -> str:
-    record = sql.SQL(row)
+def _body(rows: str, action: str) -> str:
+    def column(name: str) -> sql.Composable:
+        return sql.SQL("array_agg({} ORDER BY {})").format(
+            sql.Identifier("r", name), sql.Identifier("r", "id")
+        )
+
     return (
-        sql.SQL("PERFORM {}({}.{}, {}.{}, {}.{}, {}, {}, {}.{}); RETURN NULL;")
+        sql.SQL("PERFORM {}({}, {}, {}, {}, {}, {}) FROM (SELECT {} FROM {} {}) {}; RETURN NULL;")
         .format(
             CHANGED,
-            record,
-            sql.Identifier("id"),
-            record,
-            sql.Identifier("topic"),
-            record,
-            sql.Identifier("user_id"),
             sql.Literal(EVENT),
             sql.Literal(action),
-            record,
-            sql.Identifier("payload"),
+            *(sql.Identifier("k", name) for name in ("id", "topic", "user_id", "payload")),
+            sql.SQL(", ").join(
+                sql.SQL("{} AS {}").format(column(name), sql.Identifier(name))
+                for name in ("id", "topic", "user_id", "payload")
+            ),
+            sql.Identifier(rows),
+            sql.Identifier("r"),
+            sql.Identifier("k"),
         )
         .as_string(None)
     )
@@ -41,12 +50,16 @@ def triggers() -> list[pgtrigger.Trigger]:
             name="presence_join",
             when=pgtrigger.After,
             operation=pgtrigger.Insert,
-            func=pgtrigger.Func(_body("NEW", "join")),  # type: ignore[no-untyped-call]
+            level=pgtrigger.Statement,
+            referencing=pgtrigger.Referencing(new=JOINED),  # type: ignore[no-untyped-call]
+            func=pgtrigger.Func(_body(JOINED, "join")),  # type: ignore[no-untyped-call]
         ),
         pgtrigger.Trigger(
             name="presence_leave",
             when=pgtrigger.After,
             operation=pgtrigger.Delete,
-            func=pgtrigger.Func(_body("OLD", "leave")),  # type: ignore[no-untyped-call]
+            level=pgtrigger.Statement,
+            referencing=pgtrigger.Referencing(old=LEFT),  # type: ignore[no-untyped-call]
+            func=pgtrigger.Func(_body(LEFT, "leave")),  # type: ignore[no-untyped-call]
         ),
     ]

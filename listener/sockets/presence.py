@@ -2,16 +2,19 @@
 
 A consumer class opts in with ``presence = listener.Presence(key="room")``. Each server process
 counts its open sockets per (topic, user) in memory and keeps one row in ``listener_presence``
-while the count is above zero; the table's triggers publish ``did_alter_presence`` (``join`` /
-``leave``) on the topic when a user's first row across all processes appears or their last one
-goes (``listener/sql/realtime_presence_changed_v1.sql``). So several tabs, on one process or on
-several, count once, and the events travel through the event log with cursors like any other.
+while the count is above zero; the table's statement triggers publish ``did_alter_presence`` on
+the topic for the users whose first row across all processes appeared or whose last one went
+(``listener/sql/realtime_presence_changed_v2.sql``): ``join`` / ``leave`` for one user, ``sync``
+for several. So several tabs, on one process or on several, count once, and the events travel
+through the event log with cursors like any other.
 
-Rows are written by one task per process, which compares what is open with what it wrote: a
-burst of opens is one statement, and a tab reloaded before the task runs writes nothing. The
-same task beats the process's heartbeat row every ``REALTIME_PRESENCE_HEARTBEAT`` seconds and
-removes the rows of processes silent for ``REALTIME_PRESENCE_TIMEOUT`` seconds (killed without
-closing their sockets): their users' ``leave`` follows within timeout + heartbeat.
+Rows are written by one task per process. It waits ``REALTIME_PRESENCE_WINDOW`` after the first
+change, then writes what is open against what it wrote, in one transaction: a crowd opening a
+room within a window is one event per topic (one frame per page, not one per user), and a tab
+opened and closed within it writes nothing. The same task beats the process's heartbeat row
+every ``REALTIME_PRESENCE_HEARTBEAT`` seconds and removes the rows of processes silent for
+``REALTIME_PRESENCE_TIMEOUT`` seconds (killed without closing their sockets): their users'
+leaves follow within timeout + heartbeat, one event per topic.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def online(topic: str) -> set[str]:
     return set(rows)
 
 
-class State(enum.Enum):
+class TrackerState(enum.Enum):
     RUNNING = "running"
     STOPPED = "stopped"
 
@@ -69,12 +72,16 @@ class Tracker:
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.process = "%s-%d" % (secrets.token_hex(6), os.getpid())
-        self.state = State.RUNNING
+        self.state = TrackerState.RUNNING
         self._counts: dict[Key, int] = {}
         self._payloads: dict[Key, str] = {}
         self._sockets: dict[object, Key] = {}
         self._written: set[Key] = set()
+        # Keys whose count went from or to zero since the last write, last change last: the
+        # order in which a window's users joined or left.
+        self._changed: dict[Key, None] = {}
         self._dirty = asyncio.Event()
+        self._window = conf.presence_window()
         self._db = database.LayerConnection()
         self._task = tasks.spawn(self._run(), "realtime-presence %s" % self.process, "presence writer")
 
@@ -85,7 +92,8 @@ class Tracker:
         self._sockets[socket] = key
         self._counts[key] = self._counts.get(key, 0) + 1
         self._payloads[key] = json.dumps(payload)
-        self._dirty.set()
+        if self._counts[key] == 1:
+            self._touch(key)
 
     def close(self, socket: object) -> None:
         key = self._sockets.pop(socket, None)
@@ -96,11 +104,16 @@ class Tracker:
             self._counts[key] = left
         else:
             del self._counts[key]
-            self._dirty.set()
+            self._touch(key)
+
+    def _touch(self, key: Key) -> None:
+        self._changed.pop(key, None)
+        self._changed[key] = None
+        self._dirty.set()
 
     async def stop(self) -> None:
         """Leave everywhere at once (a clean shutdown), instead of waiting to be reaped."""
-        self.state = State.STOPPED
+        self.state = TrackerState.STOPPED
         await tasks.cancel_and_wait(self._task)
         try:
             await self._db.fetch("presence_leave_all", {"process": self.process})
@@ -114,13 +127,14 @@ class Tracker:
         while True:
             try:
                 await self._beat()
-                # Until the next beat, write whatever changed, as soon as it changes.
+                # Until the next beat, write what changed within a window of the first change.
                 deadline = self.loop.time() + beat
                 while (left := deadline - self.loop.time()) > 0:
                     try:
                         await asyncio.wait_for(self._dirty.wait(), left)
                     except TimeoutError:
                         break
+                    await asyncio.sleep(self._window)
                     self._dirty.clear()
                     await self._sync()
                 failures = 0
@@ -145,29 +159,38 @@ class Tracker:
             logger.info("presence: removed %d rows of dead server processes", len(reaped))
 
     async def _sync(self) -> None:
+        # Changes made while this write is in flight belong to the next one, in their order.
+        changed, self._changed = self._changed, {}
         wanted = set(self._counts)
-        gone = sorted(self._written - wanted)
-        new = sorted(wanted - self._written)
-        if gone:
-            await self._db.fetch(
-                "presence_leave",
-                {"process": self.process, "topics": [t for t, _ in gone], "users": [u for _, u in gone]},
-            )
+        order = {key: n for n, key in enumerate(changed)}
+
+        def by_occurrence(keys: set[Key]) -> list[Key]:
+            # Keys written again after a reap have no recent change: they go first, sorted.
+            return sorted(keys, key=lambda key: (order.get(key, -1), key))
+
+        gone = by_occurrence(self._written - wanted)
+        new = by_occurrence(wanted - self._written)
+        if gone or new:
+            try:
+                await self._db.fetch(
+                    "presence_write",
+                    {
+                        "process": self.process,
+                        "leave_topics": [t for t, _ in gone],
+                        "leave_users": [u for _, u in gone],
+                        "join_topics": [t for t, _ in new],
+                        "join_users": [u for _, u in new],
+                        "join_payloads": [self._payloads[key] for key in new],
+                    },
+                )
+            except exceptions.ListenerError:
+                self._changed = {**changed, **self._changed}  # retried by the next beat
+                raise
             self._written.difference_update(gone)
-        if new:
-            await self._db.fetch(
-                "presence_join",
-                {
-                    "process": self.process,
-                    "topics": [t for t, _ in new],
-                    "users": [u for _, u in new],
-                    "payloads": [self._payloads[key] for key in new],
-                },
-            )
             self._written.update(new)
-        for key in gone:
+        for key in [*gone, *changed]:
             if key not in self._counts:
-                self._payloads.pop(key, None)
+                self._payloads.pop(key, None)  # also a tab opened and closed within the window
 
 
 _tracker: Tracker | None = None
@@ -176,7 +199,11 @@ _tracker: Tracker | None = None
 def tracker() -> Tracker:
     """This process's tracker, on the running loop (tests run one loop per test)."""
     global _tracker
-    if _tracker is None or _tracker.loop is not asyncio.get_running_loop() or _tracker.state is State.STOPPED:
+    if (
+        _tracker is None
+        or _tracker.loop is not asyncio.get_running_loop()
+        or _tracker.state is TrackerState.STOPPED
+    ):
         _tracker = Tracker()
     return _tracker
 
@@ -205,7 +232,7 @@ def closed(socket: Any) -> None:
 
 async def stop() -> None:
     global _tracker
-    if _tracker is not None and _tracker.state is State.RUNNING:
+    if _tracker is not None and _tracker.state is TrackerState.RUNNING:
         if _tracker.loop is asyncio.get_running_loop():
             await _tracker.stop()
         _tracker = None

@@ -310,8 +310,8 @@ RETURNING (xmax = 0) AS inserted;
 
 -- name: presence_reap
 -- Processes silent for %(timeout)s seconds died without closing their sockets: drop them and
--- their presence rows (whose delete trigger publishes each user's leave), and any row whose
--- process row is already gone.
+-- their presence rows (whose delete trigger publishes the users' leaves, one event per topic),
+-- and any row whose process row is already gone.
 WITH dead AS (
     DELETE FROM listener_presenceprocess
     WHERE heartbeat < clock_timestamp() - make_interval(secs => %(timeout)s)
@@ -322,18 +322,13 @@ WHERE p.process IN (SELECT id FROM dead)
     OR NOT EXISTS (SELECT 1 FROM listener_presenceprocess pp WHERE pp.id = p.process)
 RETURNING p.topic;
 
--- name: presence_join
--- Rows in (topic, user) order, so two processes joining the same users lock them in one order.
-INSERT INTO listener_presence (topic, user_id, process, payload)
-SELECT k.topic, k.user_id, %(process)s, k.payload::jsonb
-FROM unnest(%(topics)s::text[], %(users)s::text[], %(payloads)s::text[]) AS k(topic, user_id, payload)
-ORDER BY k.topic, k.user_id
-ON CONFLICT (topic, user_id, process) DO NOTHING;
-
--- name: presence_leave
-DELETE FROM listener_presence p
-USING unnest(%(topics)s::text[], %(users)s::text[]) AS k(topic, user_id)
-WHERE p.process = %(process)s AND p.topic = k.topic AND p.user_id = k.user_id;
+-- name: presence_write
+-- One batch window's changes of this process, in one transaction (realtime_presence_write_v1.sql):
+-- its triggers publish one presence event per topic.
+SELECT realtime_presence_write_v1(
+    %(process)s, %(leave_topics)s::text[], %(leave_users)s::text[],
+    %(join_topics)s::text[], %(join_users)s::text[], %(join_payloads)s::jsonb[]
+);
 
 -- name: presence_leave_all
 -- A process that shuts down cleanly leaves at once instead of waiting to be reaped.

@@ -1,6 +1,6 @@
 // The room page: messages, members and (for the owner) the waiting list, kept live.
 import { messageList } from "./messages.js";
-import { postForm, showState, subscribe } from "./sockets.js";
+import { postForm, presenceChanges, showState, subscribe } from "./sockets.js";
 
 const main = document.getElementById("main");
 const roomId = main.dataset.room;
@@ -112,9 +112,11 @@ const handlers = {
     else removeMember(kwargs.user);
   },
   did_alter_presence(kwargs) {
-    if (kwargs.action === "join") online.add(kwargs.user.id);
-    else online.delete(kwargs.user.id);
-    showPresence(kwargs.user.id);
+    // One user (join / leave) or a batch window's several (sync): a user is in one list at most.
+    const { joined, left } = presenceChanges(kwargs);
+    for (const user of left) online.delete(user.id);
+    for (const user of joined) online.add(user.id);
+    for (const user of [...left, ...joined]) showPresence(user.id);
   },
   did_alter_join_request(kwargs) {
     if (kwargs.action === "create") addWaiting(kwargs);

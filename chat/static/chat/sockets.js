@@ -1,7 +1,7 @@
 // The page helpers of the chat: connection indicator, form posts, times. Subscriptions come from
 // the library's client, listener/realtime.js.
 
-export { subscribe } from "../listener/realtime.js";
+export { presenceChanges, subscribe } from "../listener/realtime.js";
 
 /** Show a subscription's state in the page's connection indicator. */
 export function showState(element, state) {

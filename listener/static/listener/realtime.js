@@ -22,6 +22,19 @@ const RESYNC_REQUIRED = 4410;
 // 4500 (delivery failed on the server) and 4008/4503 are resumable: retried like any other code.
 
 /**
+ * The users a did_alter_presence frame's kwargs say joined and left, whichever form it has:
+ * `join` / `leave` (one user) or `sync` (several changes of one batch window).
+ * Returns { joined: [user], left: [user] }; apply `left` first, then `joined`.
+ */
+export function presenceChanges(kwargs) {
+  if (kwargs.action === "sync") return { joined: kwargs.joined || [], left: kwargs.left || [] };
+  if (kwargs.action === "join") return { joined: [kwargs.user], left: [] };
+  if (kwargs.action === "leave") return { joined: [], left: [kwargs.user] };
+  console.info("live: unknown presence action %s", kwargs.action);
+  return { joined: [], left: [] };
+}
+
+/**
  * Subscribe to `path` (e.g. "/ws/room/3") from `cursor` (the page's data-cursor).
  * `handlers` maps frame types to functions of (kwargs, frame).
  * `onState(state, detail)` hears "connecting" | "live" | "reconnecting" | "offline" | "stopped" |
