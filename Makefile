@@ -39,6 +39,9 @@ bench-layer: bootstrap ## the channel layer against channels-redis: send/group_s
 bench-prune: bootstrap ## pruning 1M events beside live delivery: p99 commit-to-dispatch and log size, one statement vs batches
 	$(BIN)/python -m bench.prune
 
+bench-handshake: bootstrap ## handshakes/s and ms per handshake at 300, 1,000 and 5,000 at once, ours and Channels + channels-redis (needs Redis)
+	$(BIN)/python -m bench.handshake
+
 stop-db: ## stop the embedded Postgres
 	$(BIN)/python -m project.embedded_postgres stop
 
@@ -49,4 +52,4 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-.PHONY: help run serve test bench bench-layer bench-prune stop-db bootstrap
+.PHONY: help run serve test bench bench-layer bench-prune bench-handshake stop-db bootstrap

@@ -2,8 +2,9 @@
 
 The library owns two topics that every socket joins besides its own: its user's and its login
 session's. Triggers publish on them when a user is deactivated or deleted, when a session row is
-deleted (logout), and when a password changes, whatever made the change (the admin, a shell, a
-cron job, SQL). How sockets react lives with the sockets (``listener.sockets.revocation``).
+deleted (logout) or its expiry moves earlier, and when a password changes, whatever made the
+change (the admin, a shell, a cron job, SQL). How sockets react lives with the sockets
+(``listener.sockets.revocation``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from listener.capture import publishing, topics
 USER_ACCESS_REVOKED = "user_access_revoked"
 USER_PASSWORD_CHANGED = "user_password_changed"
 SESSION_ENDED = "session_ended"
+SESSION_EXPIRY_CHANGED = "session_expiry_changed"
 # Set for one transaction by listener.sessions while it deletes a cycled session key.
 SUCCESSOR_SETTING = "realtime.session_successor"
 
@@ -72,5 +74,16 @@ def session_triggers() -> list[pgtrigger.Trigger]:
             event=SESSION_ENDED,
             topics=[topics.SESSION.of("session_key")],
             payload={"successor": successor},
-        )
+        ),
+        # Only an earlier expiry needs telling: a socket whose timer fires before a later one
+        # reads the session again and keeps going, and sessions saved on every request (which
+        # push their expiry later each time) then add no events.
+        publishing.Publish(
+            name="emit_session_expiry_earlier",
+            operation=pgtrigger.Update,
+            condition=pgtrigger.Q(new__expire_date__lt=pgtrigger.F("old__expire_date")),
+            event=SESSION_EXPIRY_CHANGED,
+            topics=[topics.SESSION.of("session_key")],
+            payload={},
+        ),
     ]

@@ -5,8 +5,10 @@ without this it would go on receiving for as long as it stays open. Each socket 
 session's ``expire_date`` in the snapshot of its access check and sets one timer on the event
 loop for that moment. When the timer fires it reads the expiry again, since activity may have
 extended it (``SESSION_SAVE_EVERY_REQUEST``): still in the future, the timer is set anew;
-passed or gone, the socket closes with 4401. Only database-backed session stores have an
-``expire_date`` to read; with any other store, nothing is watched.
+passed or gone, the socket closes with 4401. A session whose expiry moves earlier (an UPDATE
+from anywhere) publishes on its session topic, and its sockets read it again at once
+(`changed`). Only database-backed session stores have an ``expire_date`` to read; with any
+other store, nothing is watched.
 """
 
 from __future__ import annotations
@@ -78,6 +80,14 @@ class SessionExpiry:
         loop = asyncio.get_running_loop()
         delay = max((self.expires - timezone.now()).total_seconds(), 0.0)
         self._timer = loop.call_at(loop.time() + delay, self._fired)
+
+    def changed(self) -> None:
+        """The session's expiry moved earlier (a trigger said so): read it again now rather than
+        at the moment read before, and close or set the timer anew."""
+        if self.expires is None:
+            return
+        self.cancel()
+        self._fired()
 
     def cancel(self) -> None:
         if self._timer is not None:

@@ -36,6 +36,13 @@ class SessionWatch:
     followed: str | None = None
 
 
+class ExpiryTimer(typing.Protocol):
+    """The socket's timer for the end of its login session (``listener.sockets.expiry``)."""
+
+    def changed(self) -> None:
+        """The session's expiry moved earlier: read it again now."""
+
+
 class Socket(typing.Protocol):
     """A real-time socket as its helpers see it (``listener.RealtimeConsumer`` is one)."""
 
@@ -47,6 +54,10 @@ class Socket(typing.Protocol):
     # The xid8 of the grant that gave the subscriber its current access (``authorize``), if known.
     access_since: int | None
     session_watch: SessionWatch | None
+
+    @property
+    def expiry(self) -> ExpiryTimer:
+        """The socket's session-expiry timer."""
 
     def revoke(self, close: decisions.Close) -> None:
         """Close after a check that ran outside the event filter found that access has ended."""

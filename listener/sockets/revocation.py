@@ -45,6 +45,11 @@ def decide(socket: lifecycle.Socket, event: events.LogEvent) -> decisions.Decisi
             return close(code, "logged out")
         _follow(socket, successor)
         return decisions.Verdict.SKIP
+    if event.type == access.SESSION_EXPIRY_CHANGED:
+        if socket.state is lifecycle.SocketState.LIVE:
+            # Before that, the expiry is read in the handshake's snapshot, after this change.
+            socket.expiry.changed()
+        return decisions.Verdict.SKIP
     if event.type == access.USER_PASSWORD_CHANGED:
         if socket.state is lifecycle.SocketState.LIVE:
             # Access was read after the history a replay sends, so only live changes count.
