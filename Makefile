@@ -23,12 +23,16 @@ serve: bootstrap ## migrate and serve on every core: uvicorn, one worker per cor
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python -m uvicorn --host 127.0.0.1 --port 8000 --workers $(WORKERS) --forwarded-allow-ips '$(FORWARDED_ALLOW_IPS)' --lifespan on --ws websockets-sansio project.asgi:application
 
-test: bootstrap ## lint, type-check, check migrations, then the whole test suite
+test: bootstrap ## lint, type-check, check migrations, build the manual, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(MAKE) docs
 	$(BIN)/pytest
+
+docs: bootstrap ## build the manual (docs/, mkdocs.yml) into site/, warnings as errors
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 bench: bootstrap ## the side-by-side benchmark against Channels + channels-redis (needs Redis)
 	$(BIN)/python -m bench.run
@@ -52,4 +56,4 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-.PHONY: help run serve test bench bench-layer bench-prune bench-handshake stop-db bootstrap
+.PHONY: help run serve test docs bench bench-layer bench-prune bench-handshake stop-db bootstrap

@@ -104,7 +104,7 @@ def realtime_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -
     found: list[checks.CheckMessage] = [
         checks.Error(
             message,
-            hint="Its default is %r; the README's Settings table says what it does." % conf.DEFAULTS[name],
+            hint="Its default is %r; docs/reference/settings.md says what it does." % conf.DEFAULTS[name],
             id="listener.E004",
         )
         for name, message in conf_rules.problems()
@@ -114,7 +114,7 @@ def realtime_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -
         found.append(
             checks.Warning(
                 "%s is set, but the listener has no such setting." % name,
-                hint="Did you mean %s?" % near[0] if near else "The README's Settings table lists them.",
+                hint="Did you mean %s?" % near[0] if near else "docs/reference/settings.md lists them.",
                 id="listener.W002",
             )
         )

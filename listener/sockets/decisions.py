@@ -7,7 +7,7 @@ import enum
 
 
 class Code(enum.IntEnum):
-    """WebSocket close codes a page can act on (README, "Close codes")."""
+    """WebSocket close codes a page can act on (the manual's docs/reference/close-codes.md)."""
 
     BAD_CURSOR = 4400
     NOT_LOGGED_IN = 4401

@@ -47,7 +47,7 @@ async def send_frame(send: Send, frame: str, label: str) -> None:
 
     The stand-in carries the refused frame's own cursor, so a page that resumes after it does not
     ask for the same event again (resuming from before it would fail the same way forever); the
-    page reloads its data instead (README, "Close codes").
+    page reloads its data instead (docs/reference/close-codes.md).
     """
     try:
         await send({"type": "websocket.send", "text": frame})

@@ -1,10 +1,12 @@
-"""README's "Add it to your project", followed literally, in a project that has nothing of chat.
+"""The manual's tutorial (docs/tutorial.md), followed literally, in a project that has nothing of chat.
 
 The library is built as a wheel and installed in a fresh virtualenv; ``django-admin startproject``
-makes a project, ``startapp`` an app, and every code block of that README section whose first line
-names a file (``# notes/models.py``) is written (or appended, ``(append)``) there. The project
-migrates on a real Postgres, serves with daphne, and a WebSocket client receives the frames of an
-ORM save, a ``QuerySet.update()`` and a raw SQL insert; another user is refused.
+makes a project, ``startapp`` an app, and every code block of the tutorial whose first line names a
+file (``# kanban/models.py``, ``<!-- kanban/templates/kanban/board.html -->``) is written (or
+appended, ``(append)``) there. The project migrates on a real Postgres, serves with daphne, its
+board page renders with a cursor and loads realtime.js, and a WebSocket client resuming from that
+cursor receives the frames of an ORM save, a ``QuerySet.update()`` and a raw SQL update moving the
+card; a user who is not a member is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
@@ -29,8 +32,11 @@ from listener import connection
 from tests import servers
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SECTION = re.compile(r"^## Add it to your project\n(.*?)^## ", re.MULTILINE | re.DOTALL)
-BLOCK = re.compile(r"```python\n# (?P<path>[\w./]+)(?P<append> \(append\))?\n(?P<body>.*?)```", re.DOTALL)
+TUTORIAL = ROOT / "docs" / "tutorial.md"
+BLOCK = re.compile(
+    r"```(?:python|html)\n(?:# |<!-- )(?P<path>[\w./]+)(?P<append> \(append\))?(?: -->)?\n(?P<body>.*?)```",
+    re.DOTALL,
+)
 DATABASE = "realtime_new_project"
 
 pytestmark = pytest.mark.skipif(
@@ -38,12 +44,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def readme_files() -> list[tuple[str, bool, str]]:
-    """(path, append?, text) of each file-named code block of the README section."""
-    match = SECTION.search((ROOT / "README.md").read_text())
-    assert match, "README.md has no '## Add it to your project' section"
-    blocks = [(m["path"], bool(m["append"]), m["body"]) for m in BLOCK.finditer(match.group(1))]
-    assert blocks, "the section has no file-named code blocks"
+def tutorial_files() -> list[tuple[str, bool, str]]:
+    """(path, append?, text) of each file-named code block of the tutorial."""
+    blocks = [(m["path"], bool(m["append"]), m["body"]) for m in BLOCK.finditer(TUTORIAL.read_text())]
+    assert blocks, "docs/tutorial.md has no file-named code blocks"
     return blocks
 
 
@@ -95,18 +99,18 @@ def database_settings() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def project(venv: pathlib.Path, database_settings: dict[str, str]) -> pathlib.Path:
-    """``startproject mysite`` + ``startapp notes``, then the README's blocks, then migrate."""
+    """``startproject mysite`` + ``startapp kanban``, then the tutorial's blocks, then migrate."""
     bin_dir = venv / "venv" / "bin"
     run(bin_dir / "django-admin", "startproject", "mysite", venv, cwd=venv)
-    run(bin_dir / "python", "manage.py", "startapp", "notes", cwd=venv)
-    for path, append, body in readme_files():
+    run(bin_dir / "python", "manage.py", "startapp", "kanban", cwd=venv)
+    for path, append, body in tutorial_files():
         target = venv / path
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("a" if append else "w") as out:
             out.write(("\n" if append else "") + body)
     with (venv / "mysite" / "settings.py").open("a") as out:
         out.write("\nDATABASES = {'default': %r}\n" % database_settings)
-    manage(venv, "makemigrations", "notes")
+    manage(venv, "makemigrations", "kanban")
     manage(venv, "migrate", "--noinput")
     return venv
 
@@ -184,32 +188,61 @@ async def next_frame(socket: websockets.ClientConnection) -> dict[str, object]:
     return frame
 
 
-async def test_a_new_project_publishes_its_own_model(project: pathlib.Path, server: str) -> None:
+def get(server: str, path: str, cookie: str) -> tuple[int, str]:
+    request = urllib.request.Request(
+        "http://%s%s" % (server, path), headers={"Cookie": "sessionid=" + cookie}
+    )
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return response.status, response.read().decode()
+
+
+async def test_the_tutorial_board_moves_a_card_live(project: pathlib.Path, server: str) -> None:
     ann_id, ann_cookie = login(project, "ann")
     _, bob_cookie = login(project, "bob")
+    board_id = int(
+        shell(
+            project,
+            "from kanban.models import Board; print(Board.objects.create(title='Launch', owner_id=%d).pk)"
+            % ann_id,
+        ).splitlines()[-1]
+    )
 
-    async with await open_socket(server, "/ws/notes/%d" % ann_id, bob_cookie) as refused:
+    status, page = get(server, "/boards/%d/" % board_id, ann_cookie)
+    cursor = re.search(r'data-cursor="([^"]+)"', page)
+    assert status == 200 and cursor, page[:2000]
+    assert "listener/realtime.js" in page
+    status, script = get(server, "/static/listener/realtime.js", ann_cookie)
+    assert status == 200 and "export function subscribe" in script
+
+    async with await open_socket(server, "/ws/boards/%d" % board_id, bob_cookie) as refused:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(refused.recv(), 20)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
-    async with await open_socket(server, "/ws/notes/%d" % ann_id, ann_cookie) as socket:
-        shell(
-            project,
-            "from notes.models import Note; Note.objects.create(owner_id=%d, text='by the ORM')" % ann_id,
-        )
+    # The card is created before the socket opens: the cursor from the page brings it.
+    card_id = shell(
+        project,
+        "from kanban.models import Card; print(Card.objects.create(board_id=%d, title='Write the manual').pk)"
+        % board_id,
+    ).splitlines()[-1]
+    path = "/ws/boards/%d?cursor=%s" % (board_id, urllib.parse.quote(cursor.group(1)))
+    async with await open_socket(server, path, ann_cookie) as socket:
         created = await next_frame(socket)
         shell(
             project,
-            "from notes.models import Note; Note.objects.filter(owner_id=%d).update(text='by update')"
-            % ann_id,
+            "from kanban.models import Card; Card.objects.filter(pk=%s).update(lane='doing')" % card_id,
         )
-        updated = await next_frame(socket)
+        by_update = await next_frame(socket)
         with psycopg.connect(conninfo.make_conninfo(connection.django_conninfo(), dbname=DATABASE)) as conn:
-            conn.execute("INSERT INTO notes_note (owner_id, text) VALUES (%s, 'by raw SQL')", [ann_id])
-        raw = await next_frame(socket)
+            conn.execute("UPDATE kanban_card SET lane = 'done' WHERE id = %s", [int(card_id)])
+        by_sql = await next_frame(socket)
 
-    assert [f["type"] for f in (created, updated, raw)] == ["note_saved"] * 3
-    texts = [f["kwargs"]["text"] for f in (created, updated, raw)]  # type: ignore[index]
-    assert texts == ["by the ORM", "by update", "by raw SQL"]
-    assert all(isinstance(f["cursor"], str) and f["cursor"] for f in (created, updated, raw))
+    frames = (created, by_update, by_sql)
+    assert [f["type"] for f in frames] == ["card_saved"] * 3
+    kwargs = [f["kwargs"] for f in frames]
+    assert [(k["id"], k["lane"]) for k in kwargs] == [
+        (card_id, "todo"),
+        (card_id, "doing"),
+        (card_id, "done"),
+    ]  # type: ignore[index]
+    assert all(isinstance(f["cursor"], str) and f["cursor"] for f in frames)

@@ -13,7 +13,7 @@ const RELOADS_KEY = "listener.reloads";
 const RELOAD_BASE_MS = 1000;
 const RELOAD_MAX_MS = 60000;
 
-// Close codes (README, "Close codes").
+// Close codes (the manual: docs/reference/close-codes.md).
 const NOT_LOGGED_IN = 4401;
 const FORBIDDEN = 4403;
 const NOT_FOUND = 4404;

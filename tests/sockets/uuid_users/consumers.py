@@ -1,4 +1,4 @@
-"""The README's consumer, on a UUID-keyed topic: the owner check compares ``self.user_id``."""
+"""A notes consumer, on a UUID-keyed topic: the owner check compares ``self.user_id``."""
 
 from __future__ import annotations
 
