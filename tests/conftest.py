@@ -28,6 +28,11 @@ HOST = (b"host", b"127.0.0.1:8000")
 # the test database cannot be dropped at the end of the run.
 settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 connections["default"].settings_dict["CONN_MAX_AGE"] = 0
+# Nor may they be pooled: tests that change a database's or role's settings, as an operator would
+# before running a command, need the fresh session that command gets. The real servers that tests
+# start run with the project's pool (tests/ops/test_connection_bound.py measures it).
+for found in (settings.DATABASES["default"], connections["default"].settings_dict):
+    found.get("OPTIONS", {}).pop("pool", None)
 
 
 @pytest.fixture(scope="session")

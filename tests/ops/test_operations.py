@@ -270,7 +270,7 @@ async def test_one_log_line_per_socket_open_and_close_none_per_event(people, roo
     await communicator.disconnect()
     refused, _, _ = await connect("/ws/room/%d" % room.id, people["outsider"])
     await refused.receive_output(timeout=10)
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("listener.consumer")]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("listener.sockets.consumer")]
     member, outsider = people["member"].id, people["outsider"].id
     assert lines == [
         "socket open user=%d topic=room_%d resume=False" % (member, room.id),
