@@ -186,7 +186,7 @@ async def next_frame(socket: websockets.ClientConnection) -> dict[str, object]:
 
 async def test_a_new_project_publishes_its_own_model(project: pathlib.Path, server: str) -> None:
     ann_id, ann_cookie = login(project, "ann")
-    _, bob_cookie = login(project, "bob")
+    bob_id, bob_cookie = login(project, "bob")
 
     async with await open_socket(server, "/ws/notes/%d" % ann_id, bob_cookie) as refused:
         with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -213,3 +213,20 @@ async def test_a_new_project_publishes_its_own_model(project: pathlib.Path, serv
     texts = [f["kwargs"]["text"] for f in (created, updated, raw)]  # type: ignore[index]
     assert texts == ["by the ORM", "by update", "by raw SQL"]
     assert all(isinstance(f["cursor"], str) and f["cursor"] for f in (created, updated, raw))
+
+    # A Share row grants Bob Ann's topic; deleting it, here by raw SQL, closes his socket.
+    shell(
+        project,
+        "from notes.models import Share; Share.objects.create(owner_id=%d, reader_id=%d)" % (ann_id, bob_id),
+    )
+    async with await open_socket(server, "/ws/notes/%d" % ann_id, bob_cookie) as reader:
+        shell(
+            project, "from notes.models import Note; Note.objects.create(owner_id=%d, text='shared')" % ann_id
+        )
+        shared = await next_frame(reader)
+        with psycopg.connect(conninfo.make_conninfo(connection.django_conninfo(), dbname=DATABASE)) as conn:
+            conn.execute("DELETE FROM notes_share WHERE reader_id = %s", [bob_id])
+        with pytest.raises(websockets.ConnectionClosed) as unshared:
+            await asyncio.wait_for(reader.recv(), 20)
+    assert shared["kwargs"]["text"] == "shared"  # type: ignore[index]
+    assert unshared.value.rcvd is not None and unshared.value.rcvd.code == 4403
