@@ -9,7 +9,7 @@ from chat import models
 
 @dataclasses.dataclass
 class RoomAccess:
-    """A user's standing in a room; updated in place by the room's own events."""
+    """A user's standing in a room; read again when a grant of the room changes (listener.Grants)."""
 
     user_id: int
     room_id: int

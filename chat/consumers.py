@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 import listener
 from chat import access, topics
-from listener import Close, Code, Decision, LogEvent, RealtimeConsumer, SocketState, Verdict
-
-# Access re-reads in flight; kept so that they are not collected while they run.
-_RECHECKS: set[asyncio.Task[None]] = set()
+from listener import Close, Code, Decision, LogEvent, RealtimeConsumer, Verdict
 
 
 class RoomConsumer(RealtimeConsumer):
@@ -52,45 +46,16 @@ class RoomConsumer(RealtimeConsumer):
     def on_did_alter_presence(self, event: LogEvent) -> Decision:
         return Verdict.SEND
 
-    # Access was read at the end of a replay, and `access_since` guarantees it held throughout
-    # the history replayed: history is decided with that access and never changes it. (Applying
-    # history's changes would apply them in xid order, which is not commit order: an owner
-    # change that committed first but has the higher xid would win.)
+    # Losing access is declared, not handled here: the membership and the owner column are
+    # ``listener.Grants``, so removing this user or changing the owner makes the consumer base
+    # run `authorize` again (holding later events meanwhile) and close with its refusal.
 
     def on_did_alter_membership(self, event: LogEvent) -> Decision:
-        if event.kwargs["user"]["id"] == str(self.user_id) and self.state is not SocketState.REPLAYING:
-            self.room_access.is_member = event.kwargs["action"] == "join"
-            if not self.room_access.may_subscribe:
-                return Close(Code.FORBIDDEN, "removed from this room", send_first=True)
         return Verdict.SEND
 
     def on_room_changed(self, event: LogEvent) -> Decision:
-        if self.state is SocketState.REPLAYING:
-            return Verdict.SKIP
-        # Events of one listener step come in xid order, not commit order: of two changes of
-        # owner, the one read last may have committed first. Losing ownership counts at once;
-        # gaining it waits for the room's row, which says who owns the room now.
-        if int(event.kwargs["owner"]) != self.user_id:
-            self.room_access.owner_id = int(event.kwargs["owner"])
-        if self.state is SocketState.LIVE:
-            recheck = asyncio.get_running_loop().create_task(
-                self._recheck(), name="room-access %s" % self.topic
-            )
-            _RECHECKS.add(recheck)
-            recheck.add_done_callback(_RECHECKS.discard)
-        if not self.room_access.may_subscribe:
-            return Close(Code.FORBIDDEN, "no longer a member of this room")
+        # A change of owner re-checks access through the owner's grant; the title is for home pages.
         return Verdict.SKIP
-
-    async def _recheck(self) -> None:
-        assert self.user_id is not None
-        found = await database_sync_to_async(access.RoomAccess.load)(self.user_id, self.room_id)
-        if found is None:
-            self.revoke(Close(Code.NOT_FOUND, "room deleted"))
-        elif not found.may_subscribe:
-            self.revoke(Close(Code.FORBIDDEN, "no longer a member of this room"))
-        else:
-            self.room_access = found
 
     def on_room_deleted(self, event: LogEvent) -> Decision:
         return Close(Code.NOT_FOUND, "room deleted")

@@ -62,7 +62,10 @@ class ChatRoom(models.Model):
                     "NEW.{columns.owner_since} := pg_current_xact_id(); RETURN NEW;"
                 ),
             ),
-            # Pages on this room's topic must close when it goes or its owner changes.
+            # The owner may follow the room's topic: a change of owner re-checks the access of the
+            # old and the new owner's sockets on it (the old one's closes unless a member).
+            listener.Grants(name="grants_room_to_owner", topic=topics.ROOM.of("id"), user="owner"),
+            # Pages on this room's topic must close when it goes.
             listener.Publish(
                 name="emit_room_deleted",
                 operation=pgtrigger.Delete,
@@ -136,6 +139,10 @@ class ChatRoomMembership(models.Model):
                 topics=[topics.ROOM.of("chatroom")],
                 payload=payloads.membership_payload("leave"),
             ),
+            # Members may follow the room's topic: removing one (or moving the row) re-checks the
+            # access of that member's sockets on it, which close with 4403 unless they own the room.
+            # Named to fire after did_alter_membership, which the removed member still sees.
+            listener.Grants(name="grants_room_to_member", topic=topics.ROOM.of("chatroom"), user="user"),
             # The member's own home page gains or loses the room.
             listener.Publish(
                 name="home_membership_join",

@@ -6,6 +6,7 @@ app registry, so ``from listener import Publish`` works inside a ``models.py``.
 
 from __future__ import annotations
 
+from listener.capture.grants import Grants
 from listener.capture.publishing import Const, Payload, Publish, changed
 from listener.capture.topics import SESSION as SESSION_TOPIC
 from listener.capture.topics import USER as USER_TOPIC
@@ -29,6 +30,7 @@ __all__ = [
     "Code",
     "Const",
     "Decision",
+    "Grants",
     "InvalidTopicKey",
     "LogEvent",
     "Payload",

@@ -11,6 +11,9 @@ SOCKETS_CLOSED = prometheus_client.Counter(
     "realtime_sockets_closed", "Sockets closed, by close code", ["topic_kind", "code"]
 )
 SLOW_CLOSES = prometheus_client.Counter("realtime_slow_consumer_closes", "Sockets closed as too slow (4008)")
+ACCESS_RECHECKS = prometheus_client.Counter(
+    "realtime_access_rechecks", "Access re-checks after a declared grant changed, by outcome", ["outcome"]
+)
 LISTENER_RECONNECTS = prometheus_client.Counter(
     "realtime_listener_reconnects", "Times the listener lost its connection and reconnected"
 )

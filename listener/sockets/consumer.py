@@ -24,7 +24,7 @@ from django import db
 from listener import exceptions, metrics
 from listener.layer import channel_layer
 from listener.log import cursors, events, history
-from listener.sockets import expiry, gaps, handshake, lifecycle, outbox, presence, replay, revocation
+from listener.sockets import expiry, gaps, handshake, lifecycle, outbox, presence, recheck, replay, revocation
 from listener.sockets.decisions import Close, Code, Decision, Verdict, stronger
 from listener.sockets.lifecycle import SocketState
 
@@ -72,6 +72,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self.topic not in event.topics:
             # Events reach a socket on its user and session groups only to end its access.
             return Verdict.SKIP
+        rechecked = recheck.decide(self, event)
+        if rechecked is not None:
+            return rechecked
         handler = getattr(self, "on_" + event.type, None)
         if handler is None:
             logger.warning("no handler for event type %s on %s; not sent", event.type, self.topic)
@@ -182,12 +185,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             # Covered by the replay, or older than the socket: a listener that lags behind
             # `until` (or is catching up after a reconnect) must not deliver it again.
             return
-        if self.state in (SocketState.CONNECTING, SocketState.REPLAYING):
+        if self.state in (SocketState.CONNECTING, SocketState.REPLAYING, SocketState.RECHECKING):
             self.outbox.hold(event)
         elif self.state is not SocketState.CLOSED:
             self._consider(event)
 
     def _consider(self, event: events.LogEvent) -> None:
+        if self.state is SocketState.RECHECKING:
+            self.outbox.hold(event)  # an earlier event of the batch paused the socket
+            return
         decision = self.decide(event)
         if self.state is SocketState.CLOSING:
             # One transaction can carry several reasons: the close code names the most fundamental.
@@ -203,6 +209,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self.outbox.finish(decision)
             return
         self.outbox.push(event.frame)
+
+    def resume(self) -> None:
+        """Back to live after an access re-check that kept access (``listener.sockets.recheck``)."""
+        if self.state is SocketState.RECHECKING:
+            self.state = SocketState.LIVE
+            for event in self.outbox.release():
+                self._consider(event)
 
     def abort(self, reason: str) -> None:
         """Close resumably (4500) after a delivery failed; the page resumes from its cursor."""

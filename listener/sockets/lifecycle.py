@@ -20,6 +20,7 @@ class SocketState(enum.Enum):
     CONNECTING = "connecting"  # checks and access; live events are held
     REPLAYING = "replaying"  # sending history from the page's cursor; live events are held
     LIVE = "live"  # forwarding live events
+    RECHECKING = "rechecking"  # re-reading access after a declared grant changed; events are held
     CLOSING = "closing"  # a close is decided; only its code may still change
     CLOSED = "closed"  # left the groups; nothing more is sent
 
@@ -61,6 +62,12 @@ class Socket(typing.Protocol):
 
     def revoke(self, close: decisions.Close) -> None:
         """Close after a check that ran outside the event filter found that access has ended."""
+
+    def authorize(self) -> decisions.Close | None:
+        """Read the subscriber's access in the current transaction; a refusal when it has none."""
+
+    def resume(self) -> None:
+        """Back to live after a re-check that kept access: decide the events held meanwhile."""
 
     async def send(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Send one frame to the page (Channels' ``AsyncWebsocketConsumer.send``)."""
