@@ -131,7 +131,7 @@ async def _send_phase(name: str, phase: Phase, number: int, args: argparse.Names
         process.join(10)
     if name == layer_receiver.LAYERS[0]:
         await layer.flush()
-    await layer_receiver.close(layer)
+    await layer_receiver.close(layer, flush=True)
     pings = sorted(ms for result in results for ms in result["latencies"]) or [float("nan")]
     complete = all(result["complete"] for result in results)
     seconds = max(result["last"] for result in results) - start

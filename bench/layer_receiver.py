@@ -40,9 +40,12 @@ def make_layer(name: str, prefix: str) -> Any:
     return RedisChannelLayer(hosts=[("127.0.0.1", 6379)], prefix=prefix, capacity=BIG)
 
 
-async def close(layer: Any) -> None:
+async def close(layer: Any, flush: bool) -> None:
+    """Close the layer's connections; ``flush`` empties the phase's Redis keys, which only the
+    sender may do: a receiver that finishes first would delete what another still receives."""
     if hasattr(layer, "close_pools"):
-        await layer.flush()
+        if flush:
+            await layer.flush()
         await layer.close_pools()
     else:
         from listener.layer import process
@@ -121,5 +124,5 @@ async def _receive(pipe: multiprocessing.connection.Connection, args: dict[str, 
     targets = await join(layer, args, args["members"])
     pipe.send(targets)
     result = await drain(layer, targets, args)
-    await close(layer)
+    await close(layer, flush=False)
     return result
