@@ -37,7 +37,7 @@ docs: bootstrap ## build the manual (docs/, mkdocs.yml) into site/, warnings as 
 bench: bootstrap ## the side-by-side benchmark against Channels + channels-redis (needs Redis)
 	$(BIN)/python -m bench.run
 
-bench-layer: bootstrap ## the channel layer against channels-redis: send/group_send rate and latency (needs Redis)
+bench-layer: bootstrap ## the channel layer against channels-redis: send/group_send rate, latency and order (needs Redis)
 	$(BIN)/python -m bench.layer
 
 bench-prune: bootstrap ## pruning 1M events beside live delivery: p99 commit-to-dispatch and log size, one statement vs batches
