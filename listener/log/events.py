@@ -8,6 +8,9 @@ from typing import Any
 
 from listener.log import cursors
 
+# An event id beyond any: `Cursor.seen(xid, _EVERY_EVENT)` asks whether all of ``xid`` was seen.
+_EVERY_EVENT = 2**63 - 1
+
 
 class LogEvent:
     """One row of the event log, with the cursor of the frame that carries it.
@@ -43,6 +46,11 @@ class LogEvent:
     def cursor(self) -> str:
         """Covers exactly this event and those before it in ``(xid, id)`` order."""
         return self._base.after(self._now, self.xid, self.id).encode()
+
+    def preceded_by(self, xid: int) -> bool:
+        """Whether transaction ``xid`` comes before this event in the log's order, or is its own:
+        whether a grant that ``xid`` made covered whoever got this event when it happened."""
+        return xid == self.xid or self._base.after(self._now, self.xid, self.id).seen(xid, _EVERY_EVENT)
 
     @functools.cached_property
     def kwargs(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 
 from channels.db import database_sync_to_async
 from django import db
@@ -26,10 +27,19 @@ logger = logging.getLogger(__name__)
 
 # Re-checks in flight; kept so that they are not collected while they run.
 _TASKS: set[asyncio.Task[None]] = set()
+# Sockets whose re-check found a new grant, with its xid8, until an event the grant covers arrives.
+_guards: weakref.WeakKeyDictionary[lifecycle.Socket, int] = weakref.WeakKeyDictionary()
 
 
 def decide(socket: lifecycle.Socket, event: events.LogEvent) -> decisions.Decision | None:
-    """Skip (after starting a re-check, when it concerns this socket); None for other events."""
+    """Skip (after starting a re-check, when it concerns this socket), or close a socket whose
+    new grant does not cover the event (4410, reload); None for other events."""
+    guard = _guards.get(socket)
+    if guard is not None:
+        if not event.preceded_by(guard):
+            return decisions.Close(decisions.Code.RESYNC_REQUIRED, "access was granted anew; reload")
+        # The log is read in order: every later event follows the grant too.
+        del _guards[socket]
     if event.type != grants.ACCESS_CHANGED:
         return None
     users = event.kwargs.get("users")
@@ -47,6 +57,7 @@ def decide(socket: lifecycle.Socket, event: events.LogEvent) -> decisions.Decisi
 
 
 async def _recheck(socket: lifecycle.Socket, event_id: int) -> None:
+    before = socket.access_since
     try:
         refusal = await database_sync_to_async(socket.authorize)()
     except db.DatabaseError:
@@ -75,4 +86,9 @@ async def _recheck(socket: lifecycle.Socket, event_id: int) -> None:
         )
         socket.revoke(refusal)
         return
+    if socket.access_since is not None and socket.access_since != before:
+        # Access holds by another grant than before (removed, then granted again before this
+        # check ran; or a member made owner): events the log orders before that grant were
+        # written while the user may have had no access, and the grant does not cover them.
+        _guards[socket] = socket.access_since
     socket.resume()

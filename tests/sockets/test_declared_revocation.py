@@ -144,3 +144,26 @@ async def test_a_former_owner_who_is_a_member_stays_without_join_requests(people
     assert other_saw == ["did_alter_membership", "did_alter_join_request", "chat_message_created"]
     for communicator in (owner, other):
         await communicator.disconnect()
+
+
+async def test_removed_and_granted_again_at_once_never_sees_what_was_written_in_between(people, room):
+    """Removal, a message and a new membership commit back to back, likely before the re-check
+    reads: whenever the check runs, the message written while Mo had no access never reaches him
+    (4403 if the check ran before the new grant, 4410 and a reload if after)."""
+    member, _, _ = await connect("/ws/room/%d" % room.id, people["member"])
+    async with await psycopg.AsyncConnection.connect(servers.database_url(), autocommit=True) as conn:
+        await conn.execute(
+            "DELETE FROM chat_chatroom_member_set WHERE chatroom_id = %s AND user_id = %s",
+            (room.id, people["member"].id),
+        )
+        await conn.execute(
+            "INSERT INTO chat_chatmessage (room_id, sender_id, message) VALUES (%s, %s, 'while removed')",
+            (room.id, people["owner"].id),
+        )
+        await conn.execute(
+            "INSERT INTO chat_chatroom_member_set (chatroom_id, user_id) VALUES (%s, %s)",
+            (room.id, people["member"].id),
+        )
+    seen, code = await until_closed(member)
+    assert code in (4403, 4410)
+    assert "while removed" not in [f["kwargs"].get("message") for f in seen]
