@@ -15,7 +15,7 @@ from django.test import Client
 from chat import models
 from listener import models as listener_models
 from tests.conftest import connect, sync
-from tests.test_presence import next_presence, presence
+from tests.sockets.test_presence import next_presence, presence
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.presence]
 
