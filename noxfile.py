@@ -118,7 +118,9 @@ def _run_suite(session: nox.Session, python: str, major: str) -> None:
     with _postgres(session, major) as url:
         session.log("PostgreSQL %s at %s" % (major, url))
         env = {"DATABASE_URL": url, "PYTHONDONTWRITEBYTECODE": "1"}
-        session.run(python, "-m", "pytest", "-q", "-p", "no:randomly", *_pytest_args(session), env=env)
+        session.run(
+            python, "-m", "pytest", "-q", "-p", "no:randomly", "--create-db", *_pytest_args(session), env=env
+        )
 
 
 @nox.session(venv_backend="none")
