@@ -4,7 +4,8 @@ The library is built as a wheel and installed in a fresh virtualenv; ``django-ad
 makes a project, ``startapp`` an app, and every code block of that README section whose first line
 names a file (``# notes/models.py``) is written (or appended, ``(append)``) there. The project
 migrates on a real Postgres, serves with daphne, and a WebSocket client receives the frames of an
-ORM save, a ``QuerySet.update()`` and a raw SQL insert; another user is refused.
+ORM save, a ``QuerySet.update()`` and a raw SQL insert; another user is refused; the URL that
+``{% realtime_script %}`` renders there answers with the client.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def run(*args: str | pathlib.Path, cwd: pathlib.Path, env: dict[str, str] | None
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """A fresh virtualenv with the built wheel and a server, pinned as the project pins them."""
+    """A fresh virtualenv with the built wheel and its ``[daphne]`` extra, pinned as the project pins them."""
     where = tmp_path_factory.mktemp("new-project")
     wheels = where / "wheels"
     run(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", wheels, ROOT, cwd=where)
@@ -69,7 +70,8 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     pins = (ROOT / "requirements.txt").read_text()
     constraints.write_text(re.sub(r"\[[\w,]+\]", "", pins))
     args = ["install", "--quiet", "--disable-pip-version-check", "-c", constraints]
-    run(pip, *args, wheel, "daphne", "psycopg[binary]", cwd=where)
+    # The server extra, as README says to install it: daphne, and whitenoise for realtime.js.
+    run(pip, *args, "%s[daphne]" % wheel, "psycopg[binary]", cwd=where)
     return where
 
 
@@ -213,3 +215,17 @@ async def test_a_new_project_publishes_its_own_model(project: pathlib.Path, serv
     texts = [f["kwargs"]["text"] for f in (created, updated, raw)]  # type: ignore[index]
     assert texts == ["by the ORM", "by update", "by raw SQL"]
     assert all(isinstance(f["cursor"], str) and f["cursor"] for f in (created, updated, raw))
+
+
+def test_the_client_loads_from_the_url_the_tag_renders(project: pathlib.Path, server: str) -> None:
+    rendered = shell(
+        project,
+        "from django.template import engines;"
+        "print(engines['django'].from_string('{% load realtime %}{% realtime_script %}').render({}))",
+    )
+    match = re.search(r'<script type="importmap">(?P<json>.*)</script>', rendered)
+    assert match, "no import map in %r" % rendered
+    url = json.loads(match["json"])["imports"]["listener/realtime.js"]
+    with urllib.request.urlopen("http://%s%s" % (server, url), timeout=10) as response:
+        assert response.status == 200
+        assert "export function subscribe(" in response.read().decode()
