@@ -44,7 +44,7 @@ package: bootstrap ## build the sdist and wheel into dist/, check them with twin
 # DATABASE_URL's server), with the tests that read and write the log the most.
 SECOND_MAJOR := 16
 SECOND_MAJOR_TESTS ?= tests/capture tests/log/test_cursors.py tests/log/test_log_scan.py \
-	tests/log/test_retention.py tests/log/test_waker.py tests/layer/test_layer_spec.py
+	tests/log/test_retention.py tests/log/test_waker.py
 second-major: bootstrap ## the capture and log tests on a second PostgreSQL major (SECOND_MAJOR=16)
 	$(BIN)/python -m nox -s "django52(postgres='$(SECOND_MAJOR)')" -- $(SECOND_MAJOR_TESTS)
 
