@@ -23,13 +23,34 @@ serve: bootstrap ## migrate and serve on every core: uvicorn, one worker per cor
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python -m uvicorn --host 127.0.0.1 --port 8000 --workers $(WORKERS) --forwarded-allow-ips '$(FORWARDED_ALLOW_IPS)' --lifespan on --ws websockets-sansio project.asgi:application
 
-test: bootstrap ## lint, type-check, check migrations, build the manual, then the whole test suite
+test: bootstrap package ## lint, type-check, check migrations, build the manual and the package, the whole suite, then a subset on a second PostgreSQL major
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(MAKE) docs
 	$(BIN)/pytest
+	$(MAKE) second-major
+
+package: bootstrap ## build the sdist and wheel into dist/, check them with twine and that the wheel carries its SQL, JS and tags
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist . >/dev/null
+	$(BIN)/python -m twine check --strict dist/*
+	$(BIN)/python -m zipfile -l dist/*.whl > dist/wheel-files.txt
+	@for f in listener/py.typed listener/static/listener/realtime.js listener/templatetags/realtime.py \
+		listener/sql/realtime_waker_v2.sql listener/migrations/0001_initial.py; do \
+		grep -q "^$$f " dist/wheel-files.txt || { echo "the wheel lacks $$f"; exit 1; }; done
+
+# The second major of `make test`: the embedded PostgreSQL 16 (the suite itself runs on 18, or on
+# DATABASE_URL's server), with the tests that read and write the log the most.
+SECOND_MAJOR := 16
+SECOND_MAJOR_TESTS ?= tests/capture tests/log/test_cursors.py tests/log/test_log_scan.py \
+	tests/log/test_retention.py tests/log/test_waker.py
+second-major: bootstrap ## the capture and log tests on a second PostgreSQL major (SECOND_MAJOR=16)
+	$(BIN)/python -m nox -s "django52(postgres='$(SECOND_MAJOR)')" -- $(SECOND_MAJOR_TESTS)
+
+matrix: bootstrap ## the library's wings on PostgreSQL 14-18 x Django 5.2 and 6.0, where this machine has them (noxfile.py)
+	$(BIN)/python -m nox -s django52 django60
 
 docs: bootstrap ## build the manual (docs/, mkdocs.yml) into site/, warnings as errors
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
@@ -56,4 +77,4 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-.PHONY: help run serve test docs bench bench-layer bench-prune bench-handshake stop-db bootstrap
+.PHONY: help run serve test docs package second-major matrix bench bench-layer bench-prune bench-handshake stop-db bootstrap
