@@ -44,8 +44,9 @@ def decide(socket: lifecycle.Socket, event: events.LogEvent) -> decisions.Decisi
         return None
     users = event.kwargs.get("users")
     if not isinstance(users, list):
-        logger.error("event %s: %s without a users list; not sent", event.id, event.type)
-        return decisions.Verdict.SKIP
+        # Whose access changed is unknown, so nobody's may be assumed to hold: the socket closes
+        # resumably (4500) and its handshake checks again; a replay skips the event, loudly.
+        raise ValueError("event %s: %s without a users list" % (event.id, event.type))
     if socket.state is lifecycle.SocketState.LIVE and str(socket.user_id) in users:
         socket.state = lifecycle.SocketState.RECHECKING
         task = asyncio.get_running_loop().create_task(

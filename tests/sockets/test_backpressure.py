@@ -87,7 +87,7 @@ async def test_an_event_a_consumer_cannot_handle_closes_it_resumably(people, roo
     broken, _, _ = await connect("/ws/room/%d" % room.id, people["member"], cursor=cursor)
     bystander, _, _ = await connect("/ws/user/%d" % people["member"].id, people["member"])
     await get_channel_layer().group_send(
-        "room_%d" % room.id, {"type": "did_alter_membership", "action": "join"}
+        "room_%d" % room.id, {"type": "realtime_access_changed", "users": None}
     )
     # 4500, not 1011: daphne refuses to send 1011 and would leave the socket open and silent.
     assert await close_code(broken) == 4500

@@ -86,9 +86,9 @@ async def _unhandled(server: servers.Server, people: dict[str, User], room: mode
     cookie = await database_sync_to_async(session_cookie)(people["member"])
     page = Page(server.ws, "/ws/room/%d" % room.id, cookie, await sync(page_cursor)())
     await page.open()
-    # A membership event without the user it is about: the room consumer's handler fails on it.
+    # An access change that does not say whose access changed: the consumer base fails on it.
     await get_channel_layer().group_send(
-        "room_%d" % room.id, {"type": "did_alter_membership", "action": "join"}
+        "room_%d" % room.id, {"type": "realtime_access_changed", "users": None}
     )
     with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
         await page.receive(timeout=20)
