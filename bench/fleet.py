@@ -26,8 +26,8 @@ import psycopg
 
 from bench import database, fleet_procs, fleet_report, report
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-RAW_DIR = ROOT / "tests" / "bench" / "results" / "raw"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RAW_DIR = ROOT / "bench" / "results" / "raw"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_fleet"
 HOSTS = 2
 CTX = multiprocessing.get_context("spawn")

@@ -32,8 +32,8 @@ import psutil
 
 from bench import database, gcmetrics, light, report, writers, wsclient
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-RAW_DIR = ROOT / "tests" / "bench" / "results" / "raw"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RAW_DIR = ROOT / "bench" / "results" / "raw"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_realtime"
 DESIGNS = ("ours", "baseline")
 APPS = {
