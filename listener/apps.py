@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from django.apps import AppConfig
@@ -34,6 +35,13 @@ class ListenerConfig(AppConfig):
         system_checks.register()
 
 
+# Database sessions that already carry the defaults below. With Django's connection pool every
+# request's connection fires `connection_created` on a session the pool hands out again and again;
+# the settings are session-wide and outlive the checkout, so each session needs them once, not one
+# round trip per request. Weak: a session the pool closes (or a restart breaks) drops out by itself.
+_configured: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def _session_defaults(sender: Any, connection: Any, **kwargs: Any) -> None:
     """Settings of this process's database sessions that make captured writes cheaper, in one query.
 
@@ -47,7 +55,7 @@ def _session_defaults(sender: Any, connection: Any, **kwargs: Any) -> None:
     """
     from listener import conf
 
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.connection in _configured:
         return
     quiet = conf.notify() is not conf.Notify.ALWAYS
     with connection.cursor() as cur:
@@ -55,3 +63,4 @@ def _session_defaults(sender: Any, connection: Any, **kwargs: Any) -> None:
             "SELECT set_config('pgtrigger.ignore', '{}', false)"
             + (", set_config('realtime.notify', 'off', false)" if quiet else "")
         )
+    _configured.add(connection.connection)
