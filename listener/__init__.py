@@ -22,16 +22,19 @@ from listener.sockets.decisions import Close, Code, Decision, Verdict
 from listener.sockets.lifecycle import SocketState
 from listener.sockets.presence import Presence, online
 from listener.sockets.socket_auth import SocketAuth
+from listener.sockets.streams import Action, Live, Stream
 
 __all__ = [
     "SESSION_TOPIC",
     "USER_TOPIC",
+    "Action",
     "Close",
     "Code",
     "Const",
     "Decision",
     "Grants",
     "InvalidTopicKey",
+    "Live",
     "LogEvent",
     "Payload",
     "PostgresChannelLayer",
@@ -41,6 +44,7 @@ __all__ = [
     "RunSQLFile",
     "SocketAuth",
     "SocketState",
+    "Stream",
     "Topic",
     "Verdict",
     "Xid8Field",

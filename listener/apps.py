@@ -30,9 +30,13 @@ class ListenerConfig(AppConfig):
 
     def ready(self) -> None:
         signals.connection_created.connect(_session_defaults, dispatch_uid="realtime-session-defaults")
+        from django.utils import module_loading
+
         from listener.ops import system_checks
 
         system_checks.register()
+        # Each app's ``live.py`` declares its live regions (listener.Live), as ``admin.py`` its admin.
+        module_loading.autodiscover_modules("live")
 
 
 # Database sessions that already carry the defaults below. With Django's connection pool every

@@ -10,6 +10,9 @@ SOCKETS_OPENED = prometheus_client.Counter("realtime_sockets_opened", "Sockets a
 SOCKETS_CLOSED = prometheus_client.Counter(
     "realtime_sockets_closed", "Sockets closed, by close code", ["topic_kind", "code"]
 )
+LIVE_RENDERS = prometheus_client.Counter(
+    "realtime_live_renders", "Live region fragments rendered (once per event, stream and variant)"
+)
 SLOW_CLOSES = prometheus_client.Counter("realtime_slow_consumer_closes", "Sockets closed as too slow (4008)")
 ACCESS_RECHECKS = prometheus_client.Counter(
     "realtime_access_rechecks", "Access re-checks after a declared grant changed, by outcome", ["outcome"]

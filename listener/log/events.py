@@ -12,6 +12,27 @@ from listener.log import cursors
 _EVERY_EVENT = 2**63 - 1
 
 
+class Frame(str):
+    """An event's JSON frame that still knows its event, for sockets that send something else
+    (a live region's HTML) in its place; it holds no reference back to the event."""
+
+    def __new__(cls, text: str, event_id: int, type: str, cursor: str) -> Frame:
+        made = super().__new__(cls, text)
+        made.event_id = event_id
+        made.type = type
+        made.cursor = cursor
+        return made
+
+    event_id: int
+    type: str
+    cursor: str
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self)["kwargs"]
+        return parsed
+
+
 class LogEvent:
     """One row of the event log, with the cursor of the frame that carries it.
 
@@ -58,12 +79,13 @@ class LogEvent:
         return loaded
 
     @functools.cached_property
-    def frame(self) -> str:
-        return '{"type": %s, "kwargs": %s, "cursor": %s}' % (
+    def frame(self) -> Frame:
+        text = '{"type": %s, "kwargs": %s, "cursor": %s}' % (
             json.dumps(self.type),
             self.payload_json,
             json.dumps(self.cursor),
         )
+        return Frame(text, self.id, self.type, self.cursor)
 
     def __repr__(self) -> str:
         return "<LogEvent %d xid=%d %s %s>" % (self.id, self.xid, self.type, self.topics)

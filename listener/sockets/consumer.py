@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import typing
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -26,6 +25,7 @@ from listener.layer import channel_layer
 from listener.log import cursors, events, history
 from listener.sockets import expiry, gaps, handshake, lifecycle, outbox, presence, recheck, replay, revocation
 from listener.sockets.decisions import Close, Code, Decision, Verdict, stronger
+from listener.sockets.fragments import sender
 from listener.sockets.lifecycle import SocketState
 
 logger = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.closer = asyncio.create_task(self.close_with(close), name="socket-close %s" % self.channel_name)
 
     async def _deliver(self, cursor: cursors.Cursor | None, until: cursors.Snapshot, pruned: int) -> None:
-        send = typing.cast(outbox.Send, self.scope.get(outbox.RAW_SEND, self.base_send))
+        send = sender(self.scope, self.user_id, self.base_send)
         if cursor is not None:
             await replay.send_history(self.decide, self.outbox, send, [self.topic], cursor, until)
             # A prune that committed while the replay read may have taken what it needed.

@@ -22,7 +22,7 @@ async def send_history(
 ) -> None:
     """Send a socket the history it missed, one page at a time, each once the previous one is out."""
     async for page in history.pages(topics, since, until):
-        frames = []
+        frames: list[str] = []
         for event in page.events:
             try:
                 decision = decide(event)

@@ -1,0 +1,148 @@
+"""A live region's socket sends Turbo Stream elements where JSON pages get the event's frame.
+
+The swap happens at the socket's send: the consumer decides, replays and orders exactly as for
+JSON pages, and each event frame it lets through becomes the HTML of the streams that apply.
+Each stream is rendered once per event and variant in this process, however many sockets take
+it: the first socket starts the render and the others wait for the same result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import collections.abc
+import logging
+import typing
+import urllib.parse
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.template import loader
+
+from listener import metrics
+from listener.log import events, rendering
+from listener.sockets import outbox, streams
+
+logger = logging.getLogger(__name__)
+
+# Renders kept for sockets that take an event later (a slow page, a replay); oldest go first.
+CACHE_SIZE = 4096
+QUERY_KEY = "live"
+
+Key = tuple[str, int, int, collections.abc.Hashable]
+_cache: collections.OrderedDict[Key, asyncio.Future[str | None]] = collections.OrderedDict()
+_payloads: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def requested(scope: collections.abc.Mapping[str, Any]) -> str | None:
+    """The ``?live=`` name a socket asks for, or None for a JSON socket."""
+    query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    values = query.get(QUERY_KEY)
+    return values[0] if values and values[0] else None
+
+
+def sender(scope: collections.abc.Mapping[str, Any], user_id: Any, base_send: Any) -> outbox.Send:
+    """How a socket sends its frames after the handshake: the server's own send (``RAW_SEND``,
+    or the consumer's) for a JSON socket; for a live region's, one that swaps frames for HTML."""
+    send = typing.cast(outbox.Send, scope.get(outbox.RAW_SEND, base_send))
+    name = requested(scope)
+    live = streams.named(name) if name is not None else None
+    if live is None:
+        return send
+
+    async def send_live(message: dict[str, Any]) -> None:
+        text = message.get("text")
+        if message["type"] == "websocket.send" and isinstance(text, events.Frame):
+            rendered = await html_for(live, text, user_id)
+            if rendered is None:
+                return  # nothing on this region changes; a resume replays it, to no effect
+            message = {"type": "websocket.send", "text": rendered}
+        await send(message)
+
+    return send_live
+
+
+async def html_for(live: streams.Live, frame: events.Frame, user_id: Any) -> str | None:
+    """The Turbo Stream elements ``frame``'s event makes for this subscriber, or None."""
+    payload = _payload(frame)
+    parts = []
+    for index, stream in enumerate(live.streams):
+        if not stream.applies(frame.type, payload):
+            continue
+        variant = stream.variant(payload, user_id)
+        if variant is None:
+            continue
+        element = await _rendered((live.name, frame.event_id, index, variant), stream, payload, variant)
+        if element is not None:
+            # The cursor goes on every element: a page may apply any of them alone.
+            parts.append('<turbo-stream data-cursor="%s" %s' % (frame.cursor, element))
+    return "".join(parts) or None
+
+
+def _payload(frame: events.Frame) -> dict[str, Any]:
+    """The event's payload, parsed once per event in this process."""
+    _fresh_loop()
+    found = _payloads.get(frame.event_id)
+    if found is None:
+        found = _payloads[frame.event_id] = frame.kwargs
+        if len(_payloads) > CACHE_SIZE:
+            _payloads.popitem(last=False)
+    return found
+
+
+def _fresh_loop() -> None:
+    """Forget renders made under another event loop (each test has its own); their futures
+    belong to it."""
+    global _loop
+    loop = asyncio.get_running_loop()
+    if loop is not _loop:
+        _cache.clear()
+        _payloads.clear()
+        _loop = loop
+
+
+async def _rendered(
+    key: Key, stream: streams.Stream, payload: dict[str, Any], variant: collections.abc.Hashable
+) -> str | None:
+    found = _cache.get(key)
+    if found is None:
+        found = asyncio.ensure_future(_render(stream, payload, variant))
+        _cache[key] = found
+        if len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    # Shielded: a socket that closes mid-render must not cancel it for the others.
+    return await asyncio.shield(found)
+
+
+async def _render(
+    stream: streams.Stream, payload: dict[str, Any], variant: collections.abc.Hashable
+) -> str | None:
+    """The element after its opening ``<turbo-stream ``; None when there is nothing to send."""
+    opening = 'action="%s" target="%s">' % (stream.action, stream.target_for(payload))
+    if stream.action in streams.BARE:
+        return opening + "</turbo-stream>"
+    try:
+        body = await database_sync_to_async(_template_html)(stream, payload, variant)
+    except Exception:
+        # Failing the socket would make the page resume into the same failure forever.
+        logger.exception(
+            "live stream %s %s on %s failed to render; not sent", stream.event, stream.action, stream.target
+        )
+        return None
+    if body is None:
+        return None
+    return "%s<template>%s</template></turbo-stream>" % (opening, body)
+
+
+def _template_html(
+    stream: streams.Stream, payload: dict[str, Any], variant: collections.abc.Hashable
+) -> str | None:
+    metrics.LIVE_RENDERS.inc()
+    assert stream.template is not None  # streams without one are BARE
+    # The context and the template's own lazy queries read one snapshot.
+    with rendering.consistent_read():
+        context = stream.context(payload, variant) if stream.context is not None else dict(payload)
+        if context is None:
+            return None
+        return loader.render_to_string(stream.template, context)
