@@ -60,6 +60,8 @@ def home(request: requests.LoggedInRequest) -> HttpResponse:
         "chat/home.html",
         {
             "cursor": cursor,
+            # The live region follows the user's topic through its socket route.
+            "socket": "/ws/user/%s" % user.id,
             "owned": owned,
             "joined": joined,
             "join_requests": join_requests,

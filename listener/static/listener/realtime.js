@@ -39,9 +39,11 @@ export function presenceChanges(kwargs) {
  * `handlers` maps frame types to functions of (kwargs, frame).
  * `onState(state, detail)` hears "connecting" | "live" | "reconnecting" | "offline" | "stopped" |
  * "reloading" (detail.delay: milliseconds until the page reloads).
+ * `parse(text)` turns a frame's text into { type, kwargs, cursor } (default: JSON.parse); a
+ * frame it cannot read is ignored.
  * Returns { close() }.
  */
-export function subscribe({ path, cursor, handlers, onState = () => {}, onStop = () => {} }) {
+export function subscribe({ path, cursor, handlers, onState = () => {}, onStop = () => {}, parse = JSON.parse }) {
   let lastCursor = cursor || "";
   const seen = new Set();
   let socket = null;
@@ -52,7 +54,7 @@ export function subscribe({ path, cursor, handlers, onState = () => {}, onStop =
 
   function url() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const query = lastCursor ? "?cursor=" + encodeURIComponent(lastCursor) : "";
+    const query = lastCursor ? (path.includes("?") ? "&" : "?") + "cursor=" + encodeURIComponent(lastCursor) : "";
     return scheme + "//" + location.host + path + query;
   }
 
@@ -80,9 +82,9 @@ export function subscribe({ path, cursor, handlers, onState = () => {}, onStop =
   function receive(data) {
     let frame;
     try {
-      frame = JSON.parse(data);
+      frame = data.startsWith("{") ? JSON.parse(data) : parse(data);
     } catch (error) {
-      console.warn("live: ignoring a frame that is not JSON", error);
+      console.warn("live: ignoring a frame it cannot read", error);
       return;
     }
     if (frame.cursor) {
