@@ -30,8 +30,12 @@ CACHE_SIZE = 4096
 QUERY_KEY = "live"
 
 Key = tuple[str, int, int, collections.abc.Hashable]
+# Per stream, event and variant: the rendered element (after its opening tag).
 _cache: collections.OrderedDict[Key, asyncio.Future[str | None]] = collections.OrderedDict()
-_payloads: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
+# Per region, event, cursor and choice of variants: the whole frame, as subscribers get it.
+_frames: collections.OrderedDict[Any, asyncio.Future[str | None]] = collections.OrderedDict()
+# Per region and event: the streams that apply, with the event's payload.
+_streams: collections.OrderedDict[Any, Any] = collections.OrderedDict()
 _loop: asyncio.AbstractEventLoop | None = None
 
 
@@ -64,13 +68,32 @@ def sender(scope: collections.abc.Mapping[str, Any], user_id: Any, base_send: An
 
 
 async def html_for(live: streams.Live, frame: events.Frame, user_id: Any) -> str | None:
-    """The Turbo Stream elements ``frame``'s event makes for this subscriber, or None."""
-    payload = _payload(frame)
+    """The Turbo Stream elements ``frame``'s event makes for this subscriber, or None.
+
+    Per subscriber this only picks its variants: the frame for a choice of variants is made once
+    and, once made, handed out without waiting.
+    """
+    applicable = _applicable(live, frame)
+    picks = tuple(stream.variant(payload, user_id) for _, stream, payload in applicable)
+    key = (live.name, frame.event_id, frame.cursor, picks)
+    found = _frames.get(key)
+    if found is None:
+        found = asyncio.ensure_future(_compose(live, frame, applicable, picks))
+        _remember(_frames, key, found)
+    if found.done():
+        return found.result()
+    # Shielded: a socket that closes mid-render must not cancel it for the others.
+    return await asyncio.shield(found)
+
+
+async def _compose(
+    live: streams.Live,
+    frame: events.Frame,
+    applicable: list[tuple[int, streams.Stream, dict[str, Any]]],
+    picks: tuple[collections.abc.Hashable | None, ...],
+) -> str | None:
     parts = []
-    for index, stream in enumerate(live.streams):
-        if not stream.applies(frame.type, payload):
-            continue
-        variant = stream.variant(payload, user_id)
+    for (index, stream, payload), variant in zip(applicable, picks, strict=True):
         if variant is None:
             continue
         element = await _rendered((live.name, frame.event_id, index, variant), stream, payload, variant)
@@ -80,15 +103,22 @@ async def html_for(live: streams.Live, frame: events.Frame, user_id: Any) -> str
     return "".join(parts) or None
 
 
-def _payload(frame: events.Frame) -> dict[str, Any]:
-    """The event's payload, parsed once per event in this process."""
+def _applicable(live: streams.Live, frame: events.Frame) -> list[tuple[int, streams.Stream, dict[str, Any]]]:
+    """The streams of ``live`` that apply to the frame's event, found once per event."""
     _fresh_loop()
-    found = _payloads.get(frame.event_id)
+    key = (live.name, frame.event_id)
+    found = _streams.get(key)
     if found is None:
-        found = _payloads[frame.event_id] = frame.kwargs
-        if len(_payloads) > CACHE_SIZE:
-            _payloads.popitem(last=False)
+        payload = frame.kwargs
+        found = [(i, s, payload) for i, s in enumerate(live.streams) if s.applies(frame.type, payload)]
+        _remember(_streams, key, found)
     return found
+
+
+def _remember(cache: collections.OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    cache[key] = value
+    if len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
 
 
 def _fresh_loop() -> None:
@@ -98,7 +128,8 @@ def _fresh_loop() -> None:
     loop = asyncio.get_running_loop()
     if loop is not _loop:
         _cache.clear()
-        _payloads.clear()
+        _frames.clear()
+        _streams.clear()
         _loop = loop
 
 
@@ -108,10 +139,7 @@ async def _rendered(
     found = _cache.get(key)
     if found is None:
         found = asyncio.ensure_future(_render(stream, payload, variant))
-        _cache[key] = found
-        if len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    # Shielded: a socket that closes mid-render must not cancel it for the others.
+        _remember(_cache, key, found)
     return await asyncio.shield(found)
 
 

@@ -12,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
+import listener
 from chat import models
 from tests import servers
 from tests.conftest import close_code, connect, sync
@@ -165,3 +166,29 @@ async def test_renders_per_event_follow_variants_not_pages(
     assert renders() - before == 2
     for _, page in pages:
         await page.disconnect()
+
+
+# A region that asks for a refresh instead of a fragment: declared here, in the test's process.
+REFRESHED = listener.Live(
+    "test-refresh",
+    [
+        listener.Stream(
+            "did_alter_room", when={"action": "rename"}, action="refresh", target="room-{room[id]}"
+        )
+    ],
+)
+
+
+async def test_a_refresh_stream_sends_a_bare_element_without_rendering(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
+    member = people["member"]
+    page, connected, _ = await connect("/ws/user/%d?live=%s" % (member.pk, REFRESHED.name), member)
+    assert connected
+    before = renders()
+    await sync(models.ChatRoom.objects.filter(pk=room.pk).update)(title="Lounge")
+    assert await streams(page) == [("refresh", "room-%d" % room.id, "")]
+    await sync(models.ChatRoom.objects.create)(owner=member, title="Den")  # "create": no stream applies
+    assert await page.receive_nothing(timeout=0.5)
+    assert renders() == before
+    await page.disconnect()
