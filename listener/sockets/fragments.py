@@ -64,6 +64,8 @@ def sender(scope: collections.abc.Mapping[str, Any], user_id: Any, base_send: An
             message = {"type": "websocket.send", "text": rendered}
         await send(message)
 
+    # The outbox reads the server's backlog through it (outbox.transport_backlog).
+    send_live.__wrapped__ = send  # type: ignore[attr-defined]
     return send_live
 
 

@@ -95,8 +95,10 @@ def transport_backlog(send: Send) -> int | None:
     Daphne's ``send`` returns at once and buffers in Twisted without bound: its send callable is
     ``partial(server.handle_reply, protocol)``, and the protocol's TCP transport knows how much
     it holds. Anything else, or a daphne whose internals moved: None. (Until daphne's own
-    backpressure is fixed, this is the one place that reads its internals.)
+    backpressure is fixed, this is the one place that reads its internals.) A send that wraps
+    another (a live region's) names it as ``__wrapped__``.
     """
+    send = getattr(send, "__wrapped__", send)
     if not isinstance(send, functools.partial) or not send.args:
         return None
     transport = getattr(send.args[0], "transport", None)

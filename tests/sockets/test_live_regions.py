@@ -3,7 +3,9 @@ by the topic's own consumer, exactly once from the page's render, rendered once 
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import Any
 
 import prometheus_client
 import psycopg
@@ -14,6 +16,7 @@ from django.test import Client
 
 import listener
 from chat import models
+from listener.sockets import fragments, outbox
 from tests import servers
 from tests.conftest import close_code, connect, sync
 
@@ -192,3 +195,23 @@ async def test_a_refresh_stream_sends_a_bare_element_without_rendering(
     assert await page.receive_nothing(timeout=0.5)
     assert renders() == before
     await page.disconnect()
+
+
+def test_a_regions_send_still_shows_daphnes_backlog() -> None:
+    """The slow rule reads what daphne buffers through the region's send as through the server's."""
+
+    class Transport:
+        dataBuffer = b"x" * 100
+        offset = 10
+        _tempDataLen = 5
+
+    class Protocol:
+        transport = Transport()
+
+    async def handle_reply(protocol: Protocol, message: dict[str, Any]) -> None:
+        pass
+
+    server_send = functools.partial(handle_reply, Protocol())
+    region_send = fragments.sender({"query_string": b"live=home"}, 1, server_send)
+    assert region_send is not server_send
+    assert outbox.transport_backlog(region_send) == outbox.transport_backlog(server_send) == 95
