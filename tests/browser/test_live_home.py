@@ -74,3 +74,42 @@ async def test_home_region_follows_every_write_exactly_once(
     )
     assert [url for url in scripts if "/static/chat/" in url] == []
     assert await member.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+async def test_the_client_applies_every_action(
+    people: dict[str, User], room: models.ChatRoom, server: servers.Server, browser: Browser
+) -> None:
+    """update, before, after, remove and a debounced refresh, fed as a page of Turbo would feed them."""
+    owner = await logged_in(browser, server, "olivia")
+    await live(owner)
+    feed = "(text) => import('/static/listener/live.js').then((live) => live.renderStreamMessage(text))"
+
+    def stream(action: str, target: str, body: str = "") -> str:
+        return '<turbo-stream action="%s" target="%s"><template>%s</template></turbo-stream>' % (
+            action,
+            target,
+            body,
+        )
+
+    heading = owner.locator("#rooms-heading")
+    await owner.evaluate(feed, stream("update", "rooms-heading", "Rooms, <em>live</em>"))
+    await expect(heading).to_have_text("Rooms, live")
+    await owner.evaluate(
+        feed,
+        stream("before", "owned-rooms", '<p id="above">above</p>')
+        + stream("after", "owned-rooms", '<p id="below">below</p>'),
+    )
+    order = "[...document.querySelectorAll('#above, #owned-rooms, #below')].map((e) => e.id)"
+    assert await owner.evaluate(order) == ["above", "owned-rooms", "below"]
+    await owner.evaluate(feed, stream("remove", "above") + stream("remove", "below"))
+    await expect(owner.locator("#above, #below")).to_have_count(0)
+
+    # Local damage, then a burst of refreshes: one fetch of the page puts the list back.
+    await owner.evaluate("document.querySelector('#owned-rooms li[data-room]').remove()")
+    fetched: list[str] = []
+    owner.on(
+        "request", lambda request: fetched.append(request.url) if request.resource_type == "fetch" else None
+    )
+    await owner.evaluate(feed, stream("refresh", "owned-rooms") * 3)
+    await expect(owner.locator("#owned-room-%d a" % room.id)).to_have_text("Lobby")
+    assert fetched == [server.http + "/"]

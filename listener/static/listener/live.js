@@ -18,10 +18,15 @@ function parse(text) {
   return { type: "turbo_stream", kwargs: {}, streams, cursor: streams[streams.length - 1].dataset.cursor || "" };
 }
 
+/** A copy of a stream's template content (text included). */
+function fragmentOf(stream) {
+  const template = stream.querySelector("template");
+  return template ? template.content.cloneNode(true) : document.createDocumentFragment();
+}
+
 /** The top-level elements of a stream's template. */
 function contentOf(stream) {
-  const template = stream.querySelector("template");
-  return template ? [...template.content.cloneNode(true).children] : [];
+  return [...fragmentOf(stream).children];
 }
 
 function morph(target, element) {
@@ -46,8 +51,8 @@ const ACTIONS = {
     if (elements.length === 1) morph(target, elements[0]);
     else target.replaceWith(...elements);
   },
-  update(target, elements) {
-    Idiomorph.morph(target, elements, { morphStyle: "innerHTML" });
+  update(target, elements, stream) {
+    Idiomorph.morph(target, fragmentOf(stream), { morphStyle: "innerHTML" });
   },
   remove: (target) => target.remove(),
 };
@@ -78,7 +83,16 @@ function apply(region, stream) {
   const target = document.getElementById(id);
   const run = ACTIONS[action];
   if (!run) return console.warn("live: unknown stream action %s", action);
-  if (target) run(target, contentOf(stream));
+  if (target) run(target, contentOf(stream), stream);
+}
+
+/**
+ * Apply Turbo Stream elements that came some other way (a fetch response, say), as Turbo's
+ * `renderStreamMessage` does. `refresh` morphs in the element of the page's first live region.
+ */
+export function renderStreamMessage(text) {
+  const region = document.querySelector("[data-live]") || document.body;
+  for (const stream of parse(text).streams) apply(region, stream);
 }
 
 function showState(state) {
