@@ -37,7 +37,8 @@ package: bootstrap ## build the sdist and wheel into dist/, check them with twin
 	$(BIN)/python -m build --no-isolation --outdir dist . >/dev/null
 	$(BIN)/python -m twine check --strict dist/*
 	$(BIN)/python -m zipfile -l dist/*.whl > dist/wheel-files.txt
-	@for f in listener/py.typed listener/static/listener/realtime.js listener/templatetags/realtime.py \
+	@for f in listener/py.typed listener/static/listener/realtime.js listener/static/listener/live.js \
+		listener/static/listener/idiomorph.esm.js listener/static/listener/idiomorph.LICENSE listener/templatetags/realtime.py \
 		listener/sql/realtime_waker_v2.sql listener/migrations/0001_initial.py; do \
 		grep -q "^$$f " dist/wheel-files.txt || { echo "the wheel lacks $$f"; exit 1; }; done
 
