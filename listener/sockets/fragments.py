@@ -175,4 +175,5 @@ def _template_html(
         context = stream.context(payload, variant) if stream.context is not None else dict(payload)
         if context is None:
             return None
-        return loader.render_to_string(stream.template, context)
+        # A partial's closing newline would be a stray text node in the page.
+        return loader.render_to_string(stream.template, context).strip()

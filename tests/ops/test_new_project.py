@@ -6,7 +6,8 @@ file (``# kanban/models.py``, ``<!-- kanban/templates/kanban/board.html -->``) i
 appended, ``(append)``) there. The project migrates on a real Postgres, serves with daphne, its
 board page renders with a cursor and loads realtime.js, and a WebSocket client resuming from that
 cursor receives the frames of an ORM save, a ``QuerySet.update()`` and a raw SQL update moving the
-card; a user who is not a member is refused.
+card; a user who is not a member is refused. The tutorial's live board (its last step) renders a
+live region, and its socket sends the Turbo Stream elements that move the card.
 """
 
 from __future__ import annotations
@@ -246,3 +247,42 @@ async def test_the_tutorial_board_moves_a_card_live(project: pathlib.Path, serve
         (card_id, "done"),
     ]  # type: ignore[index]
     assert all(isinstance(f["cursor"], str) and f["cursor"] for f in frames)
+
+
+async def test_the_tutorial_live_board_moves_a_card_with_no_script_of_its_own(
+    project: pathlib.Path, server: str
+) -> None:
+    owner_id, cookie = login(project, "cat")
+    board_id = int(
+        shell(
+            project,
+            "from kanban.models import Board; print(Board.objects.create(title='Live', owner_id=%d).pk)"
+            % owner_id,
+        ).splitlines()[-1]
+    )
+    status, page = get(server, "/boards/%d/live/" % board_id, cookie)
+    region = re.search(r'data-live="board" data-socket="(/ws/boards/\d+)" data-cursor="([^"]+)"', page)
+    assert status == 200 and region, page[:2000]
+    assert "listener/live.js" in page and '<script type="module">' not in page
+    status, script = get(server, "/static/listener/live.js", cookie)
+    assert status == 200 and "renderStreamMessage" in script
+
+    # Created between the render and the socket: the region's cursor brings it, once.
+    card_id = shell(
+        project,
+        "from kanban.models import Card; print(Card.objects.create(board_id=%d, title='Go live').pk)"
+        % board_id,
+    ).splitlines()[-1]
+    path = "%s?live=board&cursor=%s" % (region.group(1), urllib.parse.quote(region.group(2)))
+    async with await open_socket(server, path, cookie) as socket:
+        created = await asyncio.wait_for(socket.recv(), 20)
+        with psycopg.connect(conninfo.make_conninfo(connection.django_conninfo(), dbname=DATABASE)) as conn:
+            conn.execute("UPDATE kanban_card SET lane = 'done' WHERE id = %s", [int(card_id)])
+        moved = await asyncio.wait_for(socket.recv(), 20)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(socket.recv(), 0.5)
+    card = '<li id="card-%s">Go live</li>' % card_id
+    assert 'action="remove" target="card-%s"' % card_id in created
+    assert 'action="update" target="lane-todo"><template>%s</template>' % card in created
+    assert 'action="remove" target="card-%s"' % card_id in moved
+    assert 'action="update" target="lane-done"><template>%s</template>' % card in moved
