@@ -286,3 +286,45 @@ async def test_the_tutorial_live_board_moves_a_card_with_no_script_of_its_own(
     assert 'action="update" target="lane-todo"><template>%s</template>' % card in created
     assert 'action="remove" target="card-%s"' % card_id in moved
     assert 'action="update" target="lane-done"><template>%s</template>' % card in moved
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [375, 1280])
+async def test_the_tutorial_live_board_in_chromium(project: pathlib.Path, server: str, width: int) -> None:
+    """Moved from SQL, the card changes lanes on the page: the library's client, no script of the page's."""
+    from playwright import async_api
+
+    from tests.browser import conftest as browser_conftest
+
+    if not os.path.exists(browser_conftest.CHROMIUM):
+        pytest.skip("%s is missing" % browser_conftest.CHROMIUM)
+    owner_id, cookie = login(project, "dee%d" % width)
+    made = shell(
+        project,
+        "from kanban.models import Board, Card; b = Board.objects.create(title='Wide', owner_id=%d);"
+        "print(b.pk, Card.objects.create(board=b, title='Ship it').pk)" % owner_id,
+    )
+    board_id, card_id = made.splitlines()[-1].split()
+    async with async_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=browser_conftest.CHROMIUM, args=browser_conftest.CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(viewport={"width": width, "height": 800})
+            await context.add_cookies([{"name": "sessionid", "value": cookie, "url": "http://" + server}])
+            page = await context.new_page()
+            await page.goto("http://%s/boards/%s/live/" % (server, board_id))
+            expect = async_api.expect
+            await expect(page.locator("[data-live-status]")).to_have_attribute(
+                "data-state", "live", timeout=8000
+            )
+            await expect(page.locator("#lane-todo li")).to_have_text(["Ship it"])
+            with psycopg.connect(
+                conninfo.make_conninfo(connection.django_conninfo(), dbname=DATABASE)
+            ) as conn:
+                conn.execute("UPDATE kanban_card SET lane = 'done' WHERE id = %s", [int(card_id)])
+            await expect(page.locator("#lane-done li")).to_have_text(["Ship it"], timeout=8000)
+            await expect(page.locator("#lane-todo li")).to_have_count(0)
+            assert await page.locator("#card-%s" % card_id).count() == 1
+        finally:
+            await browser.close()
