@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -144,7 +145,26 @@ def django52(session: nox.Session, postgres: str) -> None:
     _run_suite(session, PROJECT_PYTHON, postgres)
 
 
-@nox.session(python="3.12")
+def _interpreter(version: str) -> str:
+    """``python<version>`` from PATH if it runs, else the newest of pyenv's installed ``<version>.*``.
+
+    pyenv's shim answers only for the versions its global setting names, so a machine whose
+    global Python is 3.11 has a ``python3.12`` on PATH that refuses to start; nox would then skip
+    Django 6.0 for want of an interpreter that is installed.
+    """
+    command = "python" + version
+    found = shutil.which(command)
+    if found and subprocess.run([found, "--version"], capture_output=True, check=False).returncode == 0:
+        return found
+    root = pathlib.Path(os.environ.get("PYENV_ROOT", pathlib.Path.home() / ".pyenv"))
+    installed = sorted(
+        root.glob("versions/%s.*/bin/%s" % (version, command)),
+        key=lambda path: [int(part) for part in path.parts[-3].split(".") if part.isdigit()],
+    )
+    return str(installed[-1]) if installed else version
+
+
+@nox.session(python=_interpreter("3.12"))
 @nox.parametrize("postgres", MAJORS)
 def django60(session: nox.Session, postgres: str) -> None:
     """Django 6.0 on Python 3.12 (its minimum), the other pins as requirements.txt has them."""
