@@ -11,7 +11,7 @@ A payload is a dict from key to:
 - a field path: ``"title"``, ``"room"`` (a foreign key: the related id), or ``"sender.username"``
   (follows the foreign key through the related model's table, whatever model it is);
 - a nested dict (a nested JSON object);
-- :class:`Const` (a constant) or ``None`` (JSON null);
+- [`Const`][listener.Const] (a constant) or ``None`` (JSON null);
 - a ``psycopg.sql.Composable``, for the rare value that is genuinely SQL.
 
 Primary keys and foreign keys are published as strings, as pages receive ids; other fields as

@@ -1,8 +1,8 @@
 """Topic names, defined once: the trigger that publishes and the consumer that subscribes agree.
 
-A topic is ``<prefix>_<key>``: ``room_5``, ``user_7``. The same :class:`Topic` renders the name in
-SQL (inside a trigger body, from a column of the row) and in Python (from a URL or a user), so
-the format lives in one place.
+A topic is ``<prefix>_<key>``: ``room_5``, ``user_7``. The same [`Topic`][listener.Topic] renders
+the name in SQL (inside a trigger body, from a column of the row) and in Python (from a URL or a
+user), so the format lives in one place.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Topic:
         return "%s_%s" % (self.prefix, text)
 
     def parse(self, value: str) -> Any:
-        """The typed key from a URL segment; :class:`InvalidTopicKey` when it is not one."""
+        """A URL segment's typed key; raises [`InvalidTopicKey`][listener.InvalidTopicKey] otherwise."""
         try:
             return self.key_type(value)
         except (TypeError, ValueError, exceptions.ValidationError) as exc:
@@ -79,7 +79,7 @@ class Topic:
 
 @dataclasses.dataclass(frozen=True)
 class TopicOf:
-    """One topic of a published event: a :class:`Topic` keyed by a field of the row."""
+    """One topic of a published event: a [`Topic`][listener.Topic] keyed by a field of the row."""
 
     topic: Topic
     field: str
@@ -87,7 +87,7 @@ class TopicOf:
 
 @dataclasses.dataclass(frozen=True)
 class TopicsVia:
-    """The topics of a published event named by a set of related rows (see :meth:`Topic.via`)."""
+    """The topics of an event named by a set of related rows (see [`Topic.via`][listener.Topic.via])."""
 
     topic: Topic
     relation: str

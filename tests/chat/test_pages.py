@@ -47,6 +47,8 @@ def test_room_page_for_members_only(people, room):
     assert member.status_code == 200
     body = member.content.decode()
     assert 'data-cursor="' in body
+    # The import map that lets chat/sockets.js import "listener/realtime.js" by name.
+    assert '<script type="importmap">{"imports": {"listener/realtime.js": "/static/listener/' in body
     assert "&lt;b&gt;hi&lt;/b&gt;" in body
     assert 'id="waiting"' not in body
     owner_body = client_for(people["owner"]).get("/rooms/%d/" % room.id).content.decode()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 
 import pytest
 
@@ -123,6 +124,20 @@ def test_demo_uses_only_the_public_api(path: pathlib.Path) -> None:
     allowed = {"listener", "listener.sessions", "listener.urls", "listener.layer"}
     module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
     assert imports(module, path, set(modules())) - allowed == set()
+
+
+SCRIPTS = sorted((ROOT / "chat" / "static").rglob("*.js"))
+SPECIFIER = re.compile(r"""^\s*(?:import|export)\b[^;]*?\bfrom\s+["']([^"']+)["']""", re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=[str(path.relative_to(ROOT)) for path in SCRIPTS])
+def test_demo_scripts_import_the_client_by_name(path: pathlib.Path) -> None:
+    """The demo's pages load realtime.js as the manual says: by the name ``{% realtime_script %}``'s
+    import map gives it, never by a path into the library's static folder, which only holds while
+    both apps' files sit side by side under one unhashed URL."""
+    found = SPECIFIER.findall(path.read_text())
+    assert found, "no imports found in %s" % path
+    assert [name for name in found if "listener" in name and name != "listener/realtime.js"] == []
 
 
 def test_the_checker_sees_a_cycle(tmp_path: pathlib.Path) -> None:

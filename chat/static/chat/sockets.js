@@ -1,7 +1,8 @@
 // The page helpers of the chat: connection indicator, form posts, times. Subscriptions come from
-// the library's client, listener/realtime.js.
+// the library's client, imported by name through the import map that {% realtime_script %} puts in
+// every page's <head> (chat/base.html), so it loads from wherever the static files storage keeps it.
 
-export { presenceChanges, subscribe } from "../listener/realtime.js";
+export { presenceChanges, subscribe } from "listener/realtime.js";
 
 /** Show a subscription's state in the page's connection indicator. */
 export function showState(element, state) {
