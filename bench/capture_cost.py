@@ -25,7 +25,7 @@ import time
 
 import psycopg
 
-from bench import database, run
+from bench import database, rig
 
 TABLES = {
     "plain": database.PLAIN_TABLE,
@@ -72,7 +72,7 @@ def report(title: str, found: dict[str, list[float]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.capture_cost", description=__doc__)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", run.DEFAULT_URL))
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", rig.DEFAULT_URL))
     parser.add_argument("--inserts", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
@@ -82,7 +82,7 @@ def main() -> None:
     )
     parser.add_argument("--bulk", type=int, default=20000, help="rows of the one-statement inserts (0: none)")
     args = parser.parse_args()
-    _, fixtures = run.single_server(args.database_url, "daphne", "1", 1, 1)
+    _, fixtures = rig.single_server(args.database_url, "daphne", "1", 1, 1)
     room, sender = fixtures["room_id"], fixtures["sender_id"]
     found: dict[str, list[float]] = {variant: [] for variant in TABLES}
     with psycopg.connect(args.database_url, autocommit=True) as conn:

@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from bench import database, run
+from bench import database, drivers, fanout, figures, rig, servers
 
 SUBSCRIBERS = 1000
 
@@ -29,8 +29,8 @@ SUBSCRIBERS = 1000
 class Workers:
     """``uvicorn --workers N`` serving the project, as ``make serve`` runs it."""
 
-    def __init__(self, processes: int, config: run.Config) -> None:
-        self.port = run._free_port()
+    def __init__(self, processes: int, config: rig.Config) -> None:
+        self.port = servers.free_port()
         env = dict(
             os.environ,
             DATABASE_URL=config.url,
@@ -41,7 +41,7 @@ class Workers:
         command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port)]
         command += ["--workers", str(processes), "--lifespan", "on", "--ws", "websockets-sansio"]
         command += ["--log-level", "warning", "--no-access-log", "project.asgi:application"]
-        self.process = subprocess.Popen(command, env=env, cwd=run.ROOT, stdout=subprocess.DEVNULL)
+        self.process = subprocess.Popen(command, env=env, cwd=rig.ROOT, stdout=subprocess.DEVNULL)
         self.pids = self._wait_up(processes)
 
     def cpu(self) -> float:
@@ -80,21 +80,21 @@ class Workers:
         return seen
 
 
-def sweep(processes: int, config: run.Config, fixtures: dict[str, Any], targets: list[int]) -> dict[str, Any]:
+def sweep(processes: int, config: rig.Config, fixtures: dict[str, Any], targets: list[int]) -> dict[str, Any]:
     server = Workers(processes, config)
     path = "/ws/room/%d" % fixtures["room_id"]
     out: dict[str, Any] = {"processes": processes, "rounds": []}
     try:
-        clients = run.Clients(server.port, path, fixtures["cookies"][:SUBSCRIBERS], config.client_procs)
-        writer = run.Writer("ours", config, fixtures)
-        seq = run.Sequence()
+        clients = drivers.Clients(server.port, path, fixtures["cookies"][:SUBSCRIBERS], config.client_procs)
+        writer = drivers.Writer("ours", config, fixtures)
+        seq = drivers.Sequence()
         try:
             out["opened"] = clients.opened
-            run.fan_out_round(server, clients, writer, seq, clients.opened, 5, 5.0)  # type: ignore[arg-type]
+            fanout.fan_out_round(server, clients, writer, seq, clients.opened, 5, 5.0)  # type: ignore[arg-type]
             for target in targets:
                 rate = target / clients.opened
                 count = max(5, int(rate * config.sweep_seconds))
-                result = run.fan_out_round(server, clients, writer, seq, clients.opened, count, rate)  # type: ignore[arg-type]
+                result = fanout.fan_out_round(server, clients, writer, seq, clients.opened, count, rate)  # type: ignore[arg-type]
                 out["rounds"].append(result)
                 print(
                     "  workers=%d target %6d/s: %.0f frames/s p50 %s p99 %s ms lost %d cpu %s us/frame"
@@ -102,10 +102,10 @@ def sweep(processes: int, config: run.Config, fixtures: dict[str, Any], targets:
                         processes,
                         target,
                         result["deliveries_per_s"],
-                        run._ms(result["p50"]),
-                        run._ms(result["p99"]),
+                        figures.ms(result["p50"]),
+                        figures.ms(result["p99"]),
                         result["lost"],
-                        run._ms(result["cpu_us_per_frame"]),
+                        figures.ms(result["cpu_us_per_frame"]),
                     ),
                     flush=True,
                 )
@@ -128,10 +128,10 @@ def sweep(processes: int, config: run.Config, fixtures: dict[str, Any], targets:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cores", description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", run.DEFAULT_URL))
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", rig.DEFAULT_URL))
     parser.add_argument("--processes", default="1,2,2,1", help="worker counts, in this order")
     args = parser.parse_args(argv)
-    config = run.Config(
+    config = rig.Config(
         argparse.Namespace(
             quick=args.quick,
             database_url=args.database_url,
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     targets = [10_000, 20_000, 30_000, 40_000, 60_000]
     database.create_database(config.url)
     database.migrate(dict(os.environ, DATABASE_URL=config.url, DJANGO_SETTINGS_MODULE="project.settings"))
-    with run.CTX.Pool(1) as pool:
+    with rig.CTX.Pool(1) as pool:
         fixtures = pool.apply(database.prepare, (config.url, SUBSCRIBERS + 10))
     results = [sweep(int(n), config, fixtures, targets) for n in args.processes.split(",")]
     for result in results:
@@ -156,14 +156,14 @@ def main(argv: list[str] | None = None) -> None:
                     result["processes"],
                     "with p99 <= 100 ms" if label == "best" else "without loss",
                     "-" if found is None else "%.0f" % found["deliveries_per_s"],
-                    "-" if found is None else run._ms(found["p50"]),
-                    "-" if found is None else run._ms(found["p99"]),
+                    "-" if found is None else figures.ms(found["p50"]),
+                    "-" if found is None else figures.ms(found["p99"]),
                 )
             )
-    run.RAW_DIR.mkdir(parents=True, exist_ok=True)
-    raw = run.RAW_DIR / ("cores-%s.json" % time.strftime("%Y%m%d-%H%M%S"))
+    rig.RAW_DIR.mkdir(parents=True, exist_ok=True)
+    raw = rig.RAW_DIR / ("cores-%s.json" % time.strftime("%Y%m%d-%H%M%S"))
     raw.write_text(json.dumps({"load": os.getloadavg(), "results": results}, indent=1))
-    print("raw results: %s" % raw.relative_to(run.ROOT))
+    print("raw results: %s" % raw.relative_to(rig.ROOT))
 
 
 if __name__ == "__main__":

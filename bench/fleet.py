@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from bench import database, fleet_procs, fleet_report, report
+from bench import database, figures, fleet_procs, fleet_report, host
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RAW_DIR = ROOT / "bench" / "results" / "raw"
@@ -184,7 +184,7 @@ def measure(
                     latencies.append((at - times[seq - first]) * 1000)
         fleet.ask("record", False)
         latencies.sort()
-        out["latency"] = report.percentiles(latencies)
+        out["latency"] = figures.percentiles(latencies)
         out["latency"]["lost"] = args.paced * listeners - len(latencies)
         # Throughput: plain and capture slices in turn; CPU per event over the capture slices.
         for count in args.writers:
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
                     results.append(measure(url, mode, listeners, writers, args))
             finally:
                 writers.stop()
-        machine = report.machine(url)
+        machine = host.describe(url)
     finally:
         _drop(url)
     result: dict[str, Any] = {"args": dict(vars(args)), "machine": machine, "results": results}

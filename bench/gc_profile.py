@@ -21,12 +21,12 @@ import time
 import tracemalloc
 from typing import Any
 
-from bench import gcmetrics, run
+from bench import drivers, fanout, gcmetrics, rig, servers
 
 WARM = 10
 
 
-def dump(server: run.Server, path: pathlib.Path) -> dict[str, Any]:
+def dump(server: servers.Server, path: pathlib.Path) -> dict[str, Any]:
     """Ask the server for its live objects by type (it writes them to ``path``)."""
     path.unlink(missing_ok=True)
     os.kill(server.process.pid, signal.SIGUSR1)
@@ -76,17 +76,17 @@ def per_unit(before: dict[str, Any], after: dict[str, Any], units: int, top: int
     return [(name, n / units) for name, n in diff.most_common(top)]
 
 
-def profile(subscribers: int, config: run.Config, fixtures: dict[str, Any], events: int, rate: float) -> None:
+def profile(subscribers: int, config: rig.Config, fixtures: dict[str, Any], events: int, rate: float) -> None:
     path = pathlib.Path(tempfile.gettempdir()) / ("gc-dump-%d.json" % os.getpid())
     os.environ["BENCH_GC_DUMP"] = str(path)
     room = "/ws/room/%d" % fixtures["room_id"]
-    with run.serving("ours_gc", config) as server:
+    with servers.serving("ours_gc", config) as server:
         cookies = fixtures["cookies"][:subscribers]
-        warm = run.Clients(server.port, room, cookies[:WARM], 1)
+        warm = drivers.Clients(server.port, room, cookies[:WARM], 1)
         time.sleep(0.5)
         idle = dump(server, path)
         rss_before = server.rss()
-        rest = run.Clients(server.port, room, cookies[WARM:], config.client_procs)
+        rest = drivers.Clients(server.port, room, cookies[WARM:], config.client_procs)
         # Tracing slows the server down: let every handshake and its clean-up finish first.
         time.sleep(8.0 if os.environ.get("BENCH_TRACEMALLOC") else 1.0)
         rss_after = server.rss()
@@ -105,13 +105,13 @@ def profile(subscribers: int, config: run.Config, fixtures: dict[str, Any], even
         for name, n in per_unit(idle, opened, rest.opened, 25):
             print("    %-40s %6.2f per socket" % (name, n))
         allocations(idle, opened, rest.opened, 30)
-        both = run._Both(warm, rest)
-        writer = run.Writer("ours", config, fixtures)
+        both = drivers.Both(warm, rest)
+        writer = drivers.Writer("ours", config, fixtures)
         try:
-            seq = run.Sequence()
-            run.fan_out_round(server, both, writer, seq, both.opened, 5, 5.0)
+            seq = drivers.Sequence()
+            fanout.fan_out_round(server, both, writer, seq, both.opened, 5, 5.0)
             before_gc = gcmetrics.read(server.port)
-            result = run.fan_out_round(server, both, writer, seq, both.opened, events, rate)
+            result = fanout.fan_out_round(server, both, writer, seq, both.opened, events, rate)
             after_gc = gcmetrics.read(server.port)
             after = dump(server, path)
         finally:
@@ -129,14 +129,14 @@ def profile(subscribers: int, config: run.Config, fixtures: dict[str, Any], even
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.gc_profile", description=__doc__)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", run.DEFAULT_URL))
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", rig.DEFAULT_URL))
     parser.add_argument("--subscribers", default="1000")
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--events", type=int, default=40)
     parser.add_argument("--rate", type=float, default=2.0)
     args = parser.parse_args()
     most = max(int(n) for n in args.subscribers.split(","))
-    config, fixtures = run.single_server(args.database_url, args.server, args.subscribers, 1, most + WARM)
+    config, fixtures = rig.single_server(args.database_url, args.server, args.subscribers, 1, most + WARM)
     for subscribers in config.subscribers:
         profile(subscribers, config, fixtures, args.events, args.rate)
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from bench import run, wsclient
+from bench import drivers, figures, rig, servers, wsclient
 
 SEQUENTIAL = 200
 CLIENT_PROCS = 4
@@ -88,8 +88,8 @@ class Crowd:
         self.pipes: list[multiprocessing.connection.Connection] = []
         self.processes: list[Any] = []
         for i in range(procs):
-            mine, theirs = run.CTX.Pipe()
-            process = run.CTX.Process(
+            mine, theirs = rig.CTX.Pipe()
+            process = rig.CTX.Process(
                 target=client_main, args=(theirs, port, path, cookies[i::procs]), daemon=True
             )
             process.start()
@@ -139,7 +139,7 @@ class Crowd:
                 process.kill()
 
 
-def _next_event(crowd: Crowd, writer: run.Writer, seq: int) -> int:
+def _next_event(crowd: Crowd, writer: drivers.Writer, seq: int) -> int:
     """Write message ``seq`` and wait (bounded) until every open socket has it or none is coming."""
     writer.write(seq, 1, 1.0)
     deadline = time.monotonic() + EVENT_TIMEOUT
@@ -164,23 +164,23 @@ def _base(design: str) -> str:
 
 
 @contextlib.contextmanager
-def _serving(design: str, config: run.Config) -> Iterator[run.Server]:
-    root = run.ROOT
+def _serving(design: str, config: rig.Config) -> Iterator[servers.Server]:
+    root = rig.ROOT
     if design == "before":
         if _before_tree is None:
             raise SystemExit("the design 'before' needs --before DIR")
-        run.ROOT = _before_tree  # the server's working directory, so its `project` is imported
+        rig.ROOT = _before_tree  # the server's working directory, so its `project` is imported
     try:
-        server = run.Server(_base(design), config)
+        server = servers.Server(_base(design), config)
     finally:
-        run.ROOT = root
+        rig.ROOT = root
     try:
         yield server
     finally:
         server.stop()
 
 
-def stage(design: str, config: run.Config, fixtures: dict[str, Any], crowds: list[int]) -> dict[str, Any]:
+def stage(design: str, config: rig.Config, fixtures: dict[str, Any], crowds: list[int]) -> dict[str, Any]:
     """One fresh server per crowd (a crowd's sockets close before the next): every figure for one design."""
     path = "/ws/room/%d" % fixtures["room_id"]
     cookies = fixtures["cookies"]
@@ -198,13 +198,13 @@ def stage(design: str, config: run.Config, fixtures: dict[str, Any], crowds: lis
             warm.stop()
     print(
         "  %-8s one after another: %s ms per handshake (median of %d), server CPU %.2f ms each"
-        % (design, run._ms(out["sequential_ms"]), SEQUENTIAL, out["sequential_cpu_ms"]),
+        % (design, figures.ms(out["sequential_ms"]), SEQUENTIAL, out["sequential_cpu_ms"]),
         flush=True,
     )
     for size in crowds:
         with _serving(design, config) as server:
             warm = Crowd(server.port, path, cookies[:1], 1)
-            writer = run.Writer(_base(design), config, fixtures)
+            writer = drivers.Writer(_base(design), config, fixtures)
             try:
                 cpu = server.cpu()
                 crowd = Crowd(server.port, path, cookies[1 : 1 + size], CLIENT_PROCS)
@@ -236,7 +236,7 @@ def stage(design: str, config: run.Config, fixtures: dict[str, Any], crowds: lis
                 result["failed"],
                 result["per_s"],
                 result["cpu_ms"],
-                run._ms(result["p50_ms"]),
+                figures.ms(result["p50_ms"]),
                 got,
             ),
             flush=True,
@@ -246,7 +246,7 @@ def stage(design: str, config: run.Config, fixtures: dict[str, Any], crowds: lis
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.handshake", description=__doc__)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", run.DEFAULT_URL))
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", rig.DEFAULT_URL))
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--crowds", default="300,1000,5000")
     parser.add_argument("--runs", type=int, default=1)
@@ -256,7 +256,7 @@ def main() -> None:
     global _before_tree
     _before_tree = args.before
     crowds = [int(n) for n in args.crowds.split(",")]
-    config, fixtures = run.single_server(
+    config, fixtures = rig.single_server(
         args.database_url, args.server, args.crowds, args.runs, max([*crowds, SEQUENTIAL]) + 1
     )
     designs = args.designs.split(",")
@@ -269,7 +269,7 @@ def main() -> None:
         line.append(
             "sequential %s ms, %.2f ms CPU"
             % (
-                run._ms(_median([r["sequential_ms"] for r in rounds])),
+                figures.ms(_median([r["sequential_ms"] for r in rounds])),
                 _median([r["sequential_cpu_ms"] for r in rounds]),
             )
         )

@@ -14,25 +14,25 @@ import statistics
 import time
 from typing import Any
 
-from bench import gcmetrics, run
+from bench import drivers, fanout, figures, gcmetrics, rig, servers
 
 SUBSCRIBERS = 1000
 RATE = 2.0
 
 
 def stage(
-    design: str, config: run.Config, fixtures: dict[str, Any], seconds: float, rate: float = RATE
+    design: str, config: rig.Config, fixtures: dict[str, Any], seconds: float, rate: float = RATE
 ) -> dict[str, Any]:
     """One server, ``fixtures["subscribers"]`` sockets (default 1,000), ``rate`` events/s for ``seconds``."""
     path = "/ws/room/%d" % fixtures["room_id"]
-    with run.serving(design, config) as server:
+    with servers.serving(design, config) as server:
         clients = _connect(server, path, fixtures)
-        writer = run.Writer(design, config, fixtures)
+        writer = drivers.Writer(design, config, fixtures)
         try:
-            seq = run.Sequence()
-            run.fan_out_round(server, clients, writer, seq, clients.opened, 5, 5.0)  # warm-up
+            seq = drivers.Sequence()
+            fanout.fan_out_round(server, clients, writer, seq, clients.opened, 5, 5.0)  # warm-up
             before = gcmetrics.read(server.port) if design != "baseline" else None
-            result = run.fan_out_round(
+            result = fanout.fan_out_round(
                 server, clients, writer, seq, clients.opened, int(rate * seconds), rate
             )
             result["gc"] = gcmetrics.delta(before, gcmetrics.read(server.port) if before else None)
@@ -47,9 +47,9 @@ def stage(
             clients.opened,
             result["events"],
             result["rate"],
-            run._ms(result["p50"]),
-            run._ms(result["p99"]),
-            run._ms(result["max"]),
+            figures.ms(result["p50"]),
+            figures.ms(result["p99"]),
+            figures.ms(result["max"]),
             result["lost"],
             gcmetrics.describe(result["gc"]),
         ),
@@ -58,32 +58,33 @@ def stage(
     return result
 
 
-def _connect(server: run.Server, path: str, fixtures: dict[str, Any]) -> run.Clients:
+def _connect(server: servers.Server, path: str, fixtures: dict[str, Any]) -> drivers.Clients:
     """A few sockets first (they start the listener), then the rest from two processes."""
     cookies = fixtures["cookies"][: fixtures.get("subscribers", SUBSCRIBERS)]
-    warm = run.Clients(server.port, path, cookies[: run.WARM_SOCKETS], 1)
+    warm = drivers.Clients(server.port, path, cookies[: rig.WARM_SOCKETS], 1)
     time.sleep(0.5)
-    if len(cookies) <= run.WARM_SOCKETS:
+    if len(cookies) <= rig.WARM_SOCKETS:
         return warm
-    return run._Both(warm, run.Clients(server.port, path, cookies[run.WARM_SOCKETS :], 2))
+    return drivers.Both(warm, drivers.Clients(server.port, path, cookies[rig.WARM_SOCKETS :], 2))
 
 
-def rss_watch(config: run.Config, fixtures: dict[str, Any], seconds: float, rate: float) -> None:
+def rss_watch(config: rig.Config, fixtures: dict[str, Any], seconds: float, rate: float) -> None:
     """Hold the sockets under steady traffic and print the server's RSS every 10 s."""
     path = "/ws/room/%d" % fixtures["room_id"]
-    with run.serving("ours", config) as server:
+    with servers.serving("ours", config) as server:
         clients = _connect(server, path, fixtures)
-        writer = run.Writer("ours", config, fixtures)
+        writer = drivers.Writer("ours", config, fixtures)
         try:
-            seq = run.Sequence()
+            seq = drivers.Sequence()
             samples = []
             started = time.monotonic()
             while time.monotonic() - started < seconds:
-                result = run.fan_out_round(server, clients, writer, seq, clients.opened, int(rate * 10), rate)
+                count = int(rate * 10)
+                result = fanout.fan_out_round(server, clients, writer, seq, clients.opened, count, rate)
                 samples.append(server.rss() / 2**20)
                 print(
                     "  t=%4.0fs RSS %.1f MB p99 %s ms lost %d"
-                    % (time.monotonic() - started, samples[-1], run._ms(result["p99"]), result["lost"]),
+                    % (time.monotonic() - started, samples[-1], figures.ms(result["p99"]), result["lost"]),
                     flush=True,
                 )
         finally:
@@ -94,7 +95,7 @@ def rss_watch(config: run.Config, fixtures: dict[str, Any], seconds: float, rate
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.light", description=__doc__)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", run.DEFAULT_URL))
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", rig.DEFAULT_URL))
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--runs", type=int, default=3)
@@ -103,7 +104,7 @@ def main() -> None:
     parser.add_argument("--rss", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS)
     args = parser.parse_args()
-    config, fixtures = run.single_server(
+    config, fixtures = rig.single_server(
         args.database_url, args.server, str(args.subscribers), args.runs, args.subscribers + 10
     )
     fixtures["subscribers"] = args.subscribers

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import report
+from bench import figures
 
 
-def gc_cell(collections: report.Figure, pause: report.Figure) -> str:
+def gc_cell(collections: figures.Figure, pause: figures.Figure) -> str:
     """Collections ("n in t ms"): collections of every generation and their total pause, medians."""
     if collections.median is None:
         return "n/a"
@@ -22,21 +22,21 @@ def light_summary(result: dict[str, Any]) -> dict[str, Any] | None:
     for design in ("ours", "baseline"):
         stages = [r.get(design) for r in rounds]
         out[design] = {
-            key: report.Figure([s.get(key) if s else None for s in stages])
+            key: figures.Figure([s.get(key) if s else None for s in stages])
             for key in ("p50", "p99", "max", "lost", "rss_mb")
         }
         for key in ("collections", "pause_ms", "collections_2", "pause_2"):
-            out[design]["gc_" + key] = report.Figure(
+            out[design]["gc_" + key] = figures.Figure(
                 [(s.get("gc") or {}).get(key) if s and s.get("gc") else None for s in stages]
             )
-    out["p99_ratio"] = report.Figure(
+    out["p99_ratio"] = figures.Figure(
         [
-            report._ratio((r.get("ours") or {}).get("p99"), (r.get("baseline") or {}).get("p99"))
+            figures.ratio((r.get("ours") or {}).get("p99"), (r.get("baseline") or {}).get("p99"))
             for r in rounds
         ]
     )
-    out["p99_over_p50"] = report.Figure(
-        [report._ratio((r.get("ours") or {}).get("p99"), (r.get("ours") or {}).get("p50")) for r in rounds]
+    out["p99_over_p50"] = figures.Figure(
+        [figures.ratio((r.get("ours") or {}).get("p99"), (r.get("ours") or {}).get("p50")) for r in rounds]
     )
     return out
 
@@ -83,11 +83,11 @@ def targets(s: dict[str, Any] | None, latency: list[dict[str, Any]], server: str
         if server == "daphne":
             rows.append(
                 "| light load (1,000 subscribers, 2 events/s): p99 <= 0.25x baseline | %s | %s |"
-                % (s["p99_ratio"].show("%.2fx"), report._met(None if ratio is None else ratio <= 0.25))
+                % (s["p99_ratio"].show("%.2fx"), figures.met(None if ratio is None else ratio <= 0.25))
             )
         rows.append(
             "| light load: p99 <= 1.5x our p50 | %s | %s |"
-            % (s["p99_over_p50"].show("%.2fx"), report._met(None if spread is None else spread <= 1.5))
+            % (s["p99_over_p50"].show("%.2fx"), figures.met(None if spread is None else spread <= 1.5))
         )
     if server == "uvicorn":
         p99 = next(
@@ -96,6 +96,6 @@ def targets(s: dict[str, Any] | None, latency: list[dict[str, Any]], server: str
         )
         rows.append(
             "| p99 <= 35 ms at 1,000 subscribers, 10 events/s (uvicorn) | %s ms | %s |"
-            % ("n/a" if p99 is None else "%.1f" % p99, report._met(None if p99 is None else p99 <= 35.0))
+            % ("n/a" if p99 is None else "%.1f" % p99, figures.met(None if p99 is None else p99 <= 35.0))
         )
     return rows

@@ -16,13 +16,13 @@ import statistics
 import time
 from typing import Any
 
-from bench import run
+from bench import drivers, rig, servers
 
 WARM = 10
 SETTLE_S = 2.0
 
 
-def measure(design: str, sockets: int, config: run.Config, fixtures: dict[str, Any]) -> float:
+def measure(design: str, sockets: int, config: rig.Config, fixtures: dict[str, Any]) -> float:
     """KB of server RSS per idle socket, once ``sockets`` sockets have opened and settled.
 
     ``ours-presence-off`` serves ours with presence off: with it on, every user's first socket
@@ -32,11 +32,11 @@ def measure(design: str, sockets: int, config: run.Config, fixtures: dict[str, A
     path = "/ws/room/%d" % fixtures["room_id"]
     cookies = fixtures["cookies"][: sockets + WARM]
     os.environ["REALTIME_PRESENCE"] = "0" if design == "ours-presence-off" else "1"
-    with run.serving(design.split("-")[0], config) as server:
-        warm = run.Clients(server.port, path, cookies[:WARM], 1)
+    with servers.serving(design.split("-")[0], config) as server:
+        warm = drivers.Clients(server.port, path, cookies[:WARM], 1)
         time.sleep(SETTLE_S)
         before = server.rss()
-        rest = run.Clients(server.port, path, cookies[WARM:], config.client_procs)
+        rest = drivers.Clients(server.port, path, cookies[WARM:], config.client_procs)
         time.sleep(SETTLE_S)
         after = server.rss()
         opened = rest.opened
@@ -49,13 +49,13 @@ def measure(design: str, sockets: int, config: run.Config, fixtures: dict[str, A
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.socket_memory", description=__doc__)
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", run.DEFAULT_URL))
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", rig.DEFAULT_URL))
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--designs", default="bare,ours,ours-presence-off")
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     args = parser.parse_args()
-    config, fixtures = run.single_server(
+    config, fixtures = rig.single_server(
         args.database_url, args.server, str(args.sockets), args.runs, args.sockets + WARM
     )
     designs = args.designs.split(",")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections.abc
+import functools
 from typing import Any
 
 import psycopg
@@ -10,6 +11,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.db import connections
 from django.test import Client
@@ -104,14 +106,26 @@ def sync(fn: collections.abc.Callable[..., Any]) -> collections.abc.Callable[...
     return database_sync_to_async(fn)
 
 
+@functools.cache
+def hashed_password(raw: str) -> str:
+    """``raw`` hashed once per run by the project's own hasher (PBKDF2 at its full iteration
+    count, so a real server's login checks it as it would any user's, and never rehashes it):
+    hashing is deliberately slow, about half a second, and most tests make four users."""
+    return make_password(raw)
+
+
+def make_user(username: str, password: str = "pw", **fields: Any) -> User:
+    """``User.objects.create_user`` with the password hashed once per run, not once per user."""
+    return User.objects.create(username=username, password=hashed_password(password), **fields)
+
+
 @pytest.fixture
 def people(transactional_db: None) -> dict[str, User]:
-    make = User.objects.create_user
     return {
-        "owner": make("olivia", password="pw", first_name="Olivia"),
-        "member": make("mo", password="pw", first_name="Mo"),
-        "outsider": make("otto", password="pw", first_name="Otto"),
-        "other": make("oscar", password="pw", first_name="Oscar"),
+        "owner": make_user("olivia", first_name="Olivia"),
+        "member": make_user("mo", first_name="Mo"),
+        "outsider": make_user("otto", first_name="Otto"),
+        "other": make_user("oscar", first_name="Oscar"),
     }
 
 

@@ -14,7 +14,7 @@ from django.test import Client
 
 from chat import models
 from listener import models as listener_models
-from tests.conftest import connect, sync
+from tests.conftest import connect, make_user, sync
 from tests.sockets.test_presence import next_presence, presence
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.presence]
@@ -44,7 +44,7 @@ def named_in_log(person: User) -> int:
 
 
 async def room_with_crowd(people: dict[str, User], room: models.ChatRoom, size: int) -> list[User]:
-    crowd = [await sync(User.objects.create_user)(username="crowd%d" % n, password="x") for n in range(size)]
+    crowd = [await sync(make_user)("crowd%d" % n, password="x") for n in range(size)]
     await sync(room.member_set.add)(*crowd)
     return crowd
 

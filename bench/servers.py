@@ -1,0 +1,119 @@
+"""The ASGI server processes the benchmarks measure: one per design, on a loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import psutil
+
+from bench.rig import ROOT, Config
+
+APPS = {
+    "ours": "project.asgi:application",
+    "ours_quiet": "project.asgi:application",
+    "ours_gc": "project.asgi:application",
+    "baseline": "bench.baseline.asgi:application",
+    "bare": "bench.bare_asgi:application",
+}
+SETTINGS = {
+    "ours": "project.settings",
+    "ours_quiet": "bench.quiet_settings",
+    "ours_gc": "bench.gc_settings",
+    "baseline": "bench.baseline.settings",
+    "bare": "project.settings",
+}
+
+
+class Server:
+    """One ASGI server process serving one design."""
+
+    def __init__(self, design: str, config: Config) -> None:
+        self.design = design
+        self.port = free_port()
+        env = dict(
+            os.environ,
+            DATABASE_URL=config.url,
+            DJANGO_SETTINGS_MODULE=SETTINGS[design],
+            DJANGO_DEBUG="0",
+            REALTIME_LOG_LEVEL="WARNING",
+            BENCH_REDIS_PREFIX=config.redis_prefix,
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        if config.server == "uvicorn":
+            command = [
+                "-m",
+                "uvicorn",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ws",
+                "websockets-sansio",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                APPS[design],
+            ]
+        else:
+            command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), APPS[design]]
+        self.process = subprocess.Popen(
+            [sys.executable, *command], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=None
+        )
+        self._wait_up()
+
+    def cpu(self) -> float:
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
+    def rss(self) -> int:
+        return psutil.Process(self.process.pid).memory_info().rss
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _wait_up(self, timeout: float = 60) -> None:
+        # Ours answers /health once its listener is connected; the baseline has no such page,
+        # any HTTP answer will do.
+        path = "/" if self.design == "baseline" else "/health"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("%s server exited with %s" % (self.design, self.process.returncode))
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                if self.design == "baseline":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("%s server did not come up" % self.design)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(design: str, config: Config) -> Iterator[Server]:
+    server = Server(design, config)
+    try:
+        yield server
+    finally:
+        server.stop()
