@@ -4,8 +4,9 @@ Messages for channels live in ``listener_channelmessage`` until a receiver takes
 LISTEN connection per process (opened by the first ``receive``, on the running loop) hears
 which queues got mail: a NOTIFY names a named channel, or the ``specific.<process>`` head of a
 process's channels. The inbox claims all of its own process's messages in one query and
-buffers them per channel; named channels are claimed one message at a time by their
-receivers, which this only wakes.
+buffers them per channel (a group message for several of them goes to ``queued``, which
+hands it to each); named channels are claimed one message at a time by their receivers,
+which this only wakes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import psycopg
 from psycopg import conninfo
 
 from listener import conf, connection, exceptions, queries, tasks
-from listener.layer import codec
+from listener.layer import codec, queued
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +212,12 @@ class Inbox:
         cur = await conn.execute(
             queries.get("channel_claim_queue"), {"queues": sorted(self.heads), "full": full}
         )
+        held = set(full)
         for channel, payload, expires, _ in await cur.fetchall():
+            if queued.is_marker(channel):
+                # A group_send for several of our channels, in line with the sends to them.
+                queued.deliver(channel, payload, expires, held)
+                continue
             try:
                 message = codec.decode(payload)
             except ValueError:

@@ -166,6 +166,41 @@ async def test_group_send_reaches_members_through_receive_with_one_log_row():
     assert await sync(_events)() == before + 1
 
 
+def _rows_of(group: str) -> int:
+    with connection.cursor() as cur:
+        cur.execute('SELECT count(*) FROM listener_groupmember WHERE "group" = %s', [group])
+        found: int = cur.fetchone()[0]
+        return found
+
+
+async def test_plain_members_of_a_group_are_one_row_for_other_processes_group_sends():
+    """Other processes queue their group_sends for this process's plain members (so they keep
+    their place among those processes' sends): one row per group, gone with the last member."""
+    target = channel_layer.default()
+    first, second = await target.new_channel(), await target.new_channel()
+    await target.group_add("rowed", first)
+    await target.group_add("rowed", second)
+    assert await sync(_rows_of)("rowed") == 1
+    await target.group_discard("rowed", first)
+    assert await sync(_rows_of)("rowed") == 1
+    await target.group_discard("rowed", second)
+    assert await sync(_rows_of)("rowed") == 0
+
+
+async def test_a_triggers_event_still_reaches_plain_members():
+    """Only group_sends go by queue; an event a trigger (here, SQL) appends comes from the log."""
+    target = channel_layer.default()
+    member = await target.new_channel()
+    await target.group_add("board_3", member)
+
+    def append() -> None:
+        with connection.cursor() as cur:
+            cur.execute("SELECT realtime_append_event_v2(ARRAY['board_3'], 'card_moved', '{\"card\": 7}')")
+
+    await sync(append)()
+    assert await receive(target, member) == {"type": "card_moved", "card": 7}
+
+
 async def test_group_discard_stops_delivery():
     target = channel_layer.default()
     kept, dropped = await target.new_channel(), await target.new_channel()
