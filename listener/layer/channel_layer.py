@@ -4,7 +4,7 @@ Channels' vocabulary stays (a topic is a group; consumers join and leave), but d
 sockets of this process is a direct call with one pre-serialized frame per event: no per-member
 queue, copy or serialization on the hot path. ``group_send`` from any process appends one row
 to the event log, so it reaches every process, durably and with cursors, like a trigger's
-event; each process's listener hands it to its own members.
+event; each process's listener hands it to its own real-time sockets.
 
 ``send``/``receive`` cross processes through a message table (``listener.inbox``): a named
 channel is a queue whose every message goes to exactly one receiver, a process's own channels

@@ -1,20 +1,28 @@
 """Group messages from other processes, carried to this process's plain members by channel queue.
 
-A plain member (a consumer that ``receive``s) of another process's channel also gets that
-process's ``send``s, through the message table. If its ``group_send``s came the other way, by
-the event log and this process's listener, nothing would order the two paths: one writer
-alternating them saw about one message in eight overtake an earlier one. So this process
-records in ``listener_groupmember`` one row per (group, queue) that holds plain members here,
-with the channel ``<queue>!#<group>``; a ``group_send`` anywhere else queues one message for
-that row, in the same queue as sends to those channels, and the inbox claims the queue in id
-order (one writer's transactions take increasing ids) and hands the message to the members.
+A plain member here (a consumer that ``receive``s) gets another process's ``send``s through
+the message table. If that process's ``group_send``s came another way, by the event log and
+this process's listener, nothing would order the two paths: one writer alternating them saw
+about one message in eight overtake an earlier one. So this process records in
+``listener_groupmember`` one row per (group, queue) that holds plain members here, with the
+channel ``<queue>!#<group>``; a ``group_send`` anywhere else queues one message for that row
+in the same queue as the sends to those channels (``realtime_group_send_v3``), and the inbox
+claims the queue in id order and hands the message to each member.
 
-Why this and not merging the two streams here by transaction order: a merge has to hold each
+Why that order is the writer's, under any concurrency: a writer awaits each call, so each of
+its transactions commits before the next one takes its id, and ids grow; a claim (one
+statement, one snapshot) that sees a later message sees every earlier one, or an earlier
+claim took it. The row is written before ``group_add`` returns, so a ``group_send`` that
+starts afterwards in any process finds it. The log event is marked ``group_send``, so no
+listener hands it to plain members a second time; a trigger's events still reach them from
+the log, as they have no ``send`` to keep order with.
+
+Why not merge the two streams here by transaction order instead: a merge has to hold each
 stream until the other has caught up past it (a claim after every listener step, a listener
-step after every claim), which costs every message a round trip and couples the inbox to the
-listener's loop. Here the cost is one row per group_send per receiving process that has plain
-members in the group (channels_redis writes one per process too), one upsert per (group,
-queue) per group expiry, and nothing at all for the real-time sockets, which stay on the log
+step after every claim), which costs every message another round trip and ties the inbox to
+the listener's loop. Here the cost is one queued row per group_send per other process with
+plain members in the group (channels_redis writes one per process too), one upsert per
+(group, queue) per group expiry, and nothing for the real-time sockets, which stay on the log
 with their cursors. A row outlives a process that dies without discarding: its messages wait
 until they expire, as for any channel of a dead process.
 """
