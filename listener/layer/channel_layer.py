@@ -90,7 +90,7 @@ class PostgresChannelLayer(BaseChannelLayer):
         self._process = "%s-%d" % (secrets.token_hex(6), os.getpid())
         self._heads: set[str] = set()
         self._db = database.LayerConnection()
-        self._inbox = inbox.Inbox(self._heads, self.get_capacity)
+        self._inbox = inbox.Inbox(self._heads, self.get_capacity, self._db)
 
     # Channels API -------------------------------------------------------------------------
 
@@ -158,7 +158,7 @@ class PostgresChannelLayer(BaseChannelLayer):
         if self._here(channel):
             self._ns.join(group, channel, self.group_expiry)
             if channel not in self._ns.direct:
-                await queued.register(self._db, self._ns, group, channel, self.group_expiry)
+                await queued.register(self._db, self._ns, group, channel)
             # The listener must follow the log before this returns, or a trigger's event
             # committed right after it could pass this member by.
             await process.ready()

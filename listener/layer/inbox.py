@@ -16,6 +16,7 @@ import collections
 import collections.abc
 import enum
 import logging
+import math
 import time
 from typing import Any
 
@@ -23,7 +24,7 @@ import psycopg
 from psycopg import conninfo
 
 from listener import conf, connection, exceptions, queries, tasks
-from listener.layer import codec, queued
+from listener.layer import codec, database, queued
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class Inbox:
         self,
         heads: set[str],
         capacity: collections.abc.Callable[[str], int],
+        db: database.LayerConnection,
     ) -> None:
         # The `<prefix><process>` parts (before "!") of the channel names this process issued.
         self.heads = heads
@@ -99,6 +101,11 @@ class Inbox:
         self._ready: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The layer's connection, which also writes and deletes the rows that stand for its
+        # plain group members: renewing them on it keeps the three in the order they were asked.
+        self._db = db
+        # When those rows were last renewed.
+        self._renewed = -math.inf
 
     def buffer(self, channel: str) -> Buffer:
         found = self.buffers.get(channel)
@@ -177,6 +184,8 @@ class Inbox:
                     self.state = InboxState.LISTENING
                     backoff.reset()
                     await self._claim(conn)
+                    # Rows for group members may have expired while we were away.
+                    await self._renew()
                     # Receivers that waited while we were away look again.
                     await self._wake(set(self._conditions))
                     assert self._ready is not None
@@ -228,10 +237,18 @@ class Inbox:
     async def _sweep(self, conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.execute(queries.get("channel_expire"))
         await conn.execute(queries.get("group_member_expire"))
+        if time.monotonic() - self._renewed > queued.RENEW_EVERY:
+            await self._renew()
         for channel, buf in list(self.buffers.items()):
             buf.drop_expired()
             if not buf.items and not buf.waited_on:
                 del self.buffers[channel]
+
+    async def _renew(self) -> None:
+        self._renewed = time.monotonic()
+        rows = queued.renewals(self.heads)
+        if rows["channels"]:
+            await self._db.fetch("group_member_renew", rows)
 
     async def _wake(self, channels: collections.abc.Iterable[str]) -> None:
         for channel in channels:

@@ -21,19 +21,21 @@ Why not merge the two streams here by transaction order instead: a merge has to 
 stream until the other has caught up past it (a claim after every listener step, a listener
 step after every claim), which costs every message another round trip and ties the inbox to
 the listener's loop. Here the cost is one queued row per group_send per other process with
-plain members in the group (channels_redis writes one per process too), one upsert per
-(group, queue) per group expiry, and nothing for the real-time sockets, which stay on the log
-with their cursors. A row outlives a process that dies without discarding: its messages wait
-until they expire, as for any channel of a dead process.
+plain members in the group (channels_redis writes one per process too), one upsert when a
+(group, queue) gets its first plain member, one statement a minute renewing them all (the
+inbox's), and nothing for the real-time sockets, which stay on the log with their cursors.
+A process that dies without discarding leaves its rows for at most ``ROW_LIFETIME``; what
+was queued for them meanwhile expires unread, as for any channel of a dead process.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import json
 import logging
-import math
-import time
+from typing import Any
 
+from listener import conf
 from listener.layer import codec, database, registry
 
 logger = logging.getLogger(__name__)
@@ -41,12 +43,10 @@ logger = logging.getLogger(__name__)
 # What separates a queue from the group in the channel of a row standing for many members:
 # "#" is allowed in neither channel nor group names, so no real channel looks like one.
 MARK = "!#"
-# A row is written to last this many group expiries; it is renewed once a member would
-# outlive the part of that time left after a slack of half an expiry (clocks drift apart).
-LIFETIMES = 2.0
-_RENEW_BEFORE = 0.5
-# Longer is forever for a membership (and would overflow Postgres' interval).
-_LONGEST = 10 * 365 * 86400.0
+# How long a row lasts unless renewed: its process's inbox renews it every RENEW_EVERY
+# seconds while the group has plain members here, so a process that dies leaves it this long.
+ROW_LIFETIME = 300.0
+RENEW_EVERY = 60.0
 
 
 def marker(queue: str, key: str) -> str:
@@ -58,41 +58,77 @@ def is_marker(channel: str) -> bool:
     return MARK in channel
 
 
-async def register(
-    db: database.LayerConnection, ns: registry.Namespace, group: str, channel: str, ttl: float
-) -> None:
+async def register(db: database.LayerConnection, ns: registry.Namespace, group: str, channel: str) -> None:
     """Make group_sends from other processes reach ``channel``, a plain member of ``group`` here.
 
     The row is written before ``group_add`` returns: a group_send that starts afterwards, in
     any process, sees it and queues its message for this process.
     """
-    queue = channel.partition("!")[0]
-    slot = (group, queue)
-    ttl = min(ttl, _LONGEST)
-    now = time.monotonic()
-    if ns.registered.get(slot, -math.inf) >= now + ttl:
+    slot = (group, _queue(channel))
+    if slot in ns.registered:
         return
     key = ns.key(group)
-    lasting = LIFETIMES * ttl
     await db.fetch(
         "group_member_add",
-        {"group": key, "channel": marker(queue, key), "queue": queue, "ttl": float(lasting)},
+        {"group": key, "channel": marker(slot[1], key), "queue": slot[1], "ttl": lifetime()},
     )
-    ns.registered[slot] = now + lasting - _RENEW_BEFORE * ttl
+    ns.registered.add(slot)
 
 
 async def unregister(db: database.LayerConnection, ns: registry.Namespace, group: str, channel: str) -> None:
     """Drop the row once ``channel`` was the last plain member of ``group`` under its queue."""
-    queue = channel.partition("!")[0]
-    members = ns.groups.get(group, {})
-    if any(c.partition("!")[0] == queue and c not in ns.direct for c in members):
+    queue = _queue(channel)
+    if _holds(ns, group, queue):
         return
     # Forgotten before the await: a group_add meanwhile writes the row again, after this
     # delete on the same connection.
-    if ns.registered.pop((group, queue), None) is None:
+    if (group, queue) not in ns.registered:
         return
+    ns.registered.discard((group, queue))
     key = ns.key(group)
     await db.fetch("group_member_discard", {"group": key, "channel": marker(queue, key)})
+
+
+def renewals(queues: collections.abc.Set[str]) -> dict[str, Any]:
+    """The rows of ``queues`` to renew, as the ``group_member_renew`` query takes them.
+
+    A row whose group has no plain member left under its queue (their memberships expired)
+    is forgotten instead, and expires in Postgres. The renewal runs on the layer's connection
+    (``Inbox``), after any ``group_discard`` that deleted a row before it was asked, so it
+    cannot bring that row back, and before any asked after it.
+    """
+    groups: list[str] = []
+    channels: list[str] = []
+    for ns in registry.namespaces():
+        for group, queue in sorted(ns.registered):
+            if queue not in queues:
+                continue
+            if not _holds(ns, group, queue):
+                ns.registered.discard((group, queue))
+                continue
+            groups.append(ns.key(group))
+            channels.append(marker(queue, ns.key(group)))
+    return {
+        "groups": groups,
+        "channels": channels,
+        "queues": [c.partition(MARK)[0] for c in channels],
+        "ttl": lifetime(),
+    }
+
+
+def lifetime() -> float:
+    """ROW_LIFETIME, or longer where the inbox looks more rarely than RENEW_EVERY."""
+    return max(ROW_LIFETIME, 4 * conf.poll_interval())
+
+
+def _queue(channel: str) -> str:
+    return channel.partition("!")[0]
+
+
+def _holds(ns: registry.Namespace, group: str, queue: str) -> bool:
+    """Whether ``group`` has a live plain member under ``queue`` in this process."""
+    members = ns.groups.get(group)
+    return bool(members) and any(_queue(c) == queue for c in ns.plain(group, members or {}))
 
 
 def deliver(channel: str, text: str, expires: float, full: set[str]) -> None:
@@ -112,7 +148,7 @@ def deliver(channel: str, text: str, expires: float, full: set[str]) -> None:
     except json.JSONDecodeError:
         logger.error("message for group %s is not a channel message; dropped: %.200r", key, text)
         return
-    targets = [c for c in ns.plain(group, members) if c.partition("!")[0] == queue]
+    targets = [c for c in ns.plain(group, members) if _queue(c) == queue]
     dropped = 0
     for target in targets:
         owner = ns.owner(target)

@@ -70,9 +70,9 @@ class Namespace:
         self.owners: weakref.WeakValueDictionary[str, Owner] = weakref.WeakValueDictionary()
         # How long a message from another process waits in a buffer: the latest layer's expiry.
         self.expiry: float = 60
-        # (group, queue) -> until when (time.monotonic()) its listener_groupmember row stands
-        # for this process's plain members of the group under that queue (listener.layer.queued).
-        self.registered: dict[tuple[str, str], float] = {}
+        # (group, queue) pairs whose listener_groupmember row stands for this process's plain
+        # members of the group under that queue (listener.layer.queued).
+        self.registered: set[tuple[str, str]] = set()
 
     def key(self, name: str) -> str:
         """``name`` as the log and the tables know it: prefixed, except in the default namespace."""
@@ -195,6 +195,10 @@ def find(key: str) -> tuple[Namespace | None, str]:
     if not colon:
         prefix, group = DEFAULT_PREFIX, key
     return _namespaces.get(prefix), group
+
+
+def namespaces() -> list[Namespace]:
+    return list(_namespaces.values())
 
 
 def heads() -> list[str]:

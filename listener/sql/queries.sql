@@ -286,6 +286,14 @@ INSERT INTO listener_groupmember ("group", channel, queue, expires)
 VALUES (%(group)s, %(channel)s, %(queue)s, clock_timestamp() + make_interval(secs => %(ttl)s))
 ON CONFLICT ("group", channel) DO UPDATE SET expires = excluded.expires;
 
+-- name: group_member_renew
+-- Extend the rows that stand for this process's plain members of groups (listener.layer.queued),
+-- writing again any that expired meanwhile.
+INSERT INTO listener_groupmember ("group", channel, queue, expires)
+SELECT r.group, r.channel, r.queue, clock_timestamp() + make_interval(secs => %(ttl)s)
+FROM unnest(%(groups)s::text[], %(channels)s::text[], %(queues)s::text[]) AS r ("group", channel, queue)
+ON CONFLICT ("group", channel) DO UPDATE SET expires = excluded.expires;
+
 -- name: group_member_discard
 DELETE FROM listener_groupmember WHERE "group" = %(group)s AND channel = %(channel)s;
 
