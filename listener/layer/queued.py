@@ -78,12 +78,10 @@ async def register(db: database.LayerConnection, ns: registry.Namespace, group: 
 async def unregister(db: database.LayerConnection, ns: registry.Namespace, group: str, channel: str) -> None:
     """Drop the row once ``channel`` was the last plain member of ``group`` under its queue."""
     queue = _queue(channel)
-    if _holds(ns, group, queue):
+    if _holds(ns, group, queue) or (group, queue) not in ns.registered:
         return
     # Forgotten before the await: a group_add meanwhile writes the row again, after this
     # delete on the same connection.
-    if (group, queue) not in ns.registered:
-        return
     ns.registered.discard((group, queue))
     key = ns.key(group)
     await db.fetch("group_member_discard", {"group": key, "channel": marker(queue, key)})
@@ -128,7 +126,7 @@ def _queue(channel: str) -> str:
 def _holds(ns: registry.Namespace, group: str, queue: str) -> bool:
     """Whether ``group`` has a live plain member under ``queue`` in this process."""
     members = ns.groups.get(group)
-    return bool(members) and any(_queue(c) == queue for c in ns.plain(group, members or {}))
+    return members is not None and any(_queue(c) == queue for c in ns.plain(group, members))
 
 
 def deliver(channel: str, text: str, expires: float, full: set[str]) -> None:
