@@ -23,6 +23,9 @@ class Event(models.Model):
     type = models.TextField()
     payload = models.JSONField(default=dict)
     created = models.DateTimeField(db_default=functions.Now())
+    # Appended by the channel layer's group_send rather than a trigger: the listener leaves its
+    # queue-fed members to their own queues, where it arrives in order with the sender's sends.
+    group_send = models.BooleanField(db_default=False)
 
     class Meta:
         indexes = [
@@ -128,8 +131,10 @@ class ChannelMessage(models.Model):
 class GroupMember(models.Model):
     """A channel in a group that the listener of its own process cannot serve directly.
 
-    Named channels, and channels of another process, get one message row per ``group_send``;
-    a process's own channels are members in its memory and get the one event-log row instead.
+    Named channels, and channels of another process, get one message row per ``group_send``.
+    A process's own channels are members in its memory; a row with the channel
+    ``<queue>!#<group>`` stands for all of them under one queue, so a ``group_send`` from
+    another process queues one message for them all, behind that sender's earlier sends.
     """
 
     group = models.TextField()

@@ -4,17 +4,19 @@ Channels' vocabulary stays (a topic is a group; consumers join and leave), but d
 sockets of this process is a direct call with one pre-serialized frame per event: no per-member
 queue, copy or serialization on the hot path. ``group_send`` from any process appends one row
 to the event log, so it reaches every process, durably and with cursors, like a trigger's
-event; each process's listener hands it to its own members.
+event; each process's listener hands it to its own real-time sockets.
 
 ``send``/``receive`` cross processes through a message table (``listener.inbox``): a named
 channel is a queue whose every message goes to exactly one receiver, a process's own channels
-(``specific.<process>!<id>``) are read by that process. A shell or ``runworker`` process starts
-what it needs (the listener, the inbox's LISTEN connection) on first use.
+(``specific.<process>!<id>``) are read by that process. Plain members (consumers that
+``receive``) of another process get a ``group_send`` through that same table, one message per
+process, so it keeps its place among the sender's ``send``s (``listener.layer.queued``).
+A shell or ``runworker`` process starts what it needs (the listener, the inbox's LISTEN
+connection) on first use.
 """
 
 from __future__ import annotations
 
-import collections
 import fnmatch
 import logging
 import os
@@ -29,18 +31,14 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
 
 from listener import exceptions, gcstats
-from listener.layer import codec, database, inbox, named, process, registry
+from listener.layer import codec, database, inbox, named, process, queued, registry
 
 logger = logging.getLogger(__name__)
 
-# Event ids reserved per query for this process's group_sends (registry.written says why).
-EVENT_IDS_PER_QUERY = 64
 OPTIONS = ("expiry", "capacity", "channel_capacity", "group_expiry", "prefix")
 _PREFIX = re.compile(r"^[a-zA-Z0-9_.-]{1,50}$")
 
 DirectMember = registry.DirectMember
-# Reserved event ids, shared by every layer and event loop of the process (deque ops are atomic).
-_event_ids: collections.deque[int] = collections.deque()
 
 
 def default() -> PostgresChannelLayer:
@@ -92,7 +90,7 @@ class PostgresChannelLayer(BaseChannelLayer):
         self._process = "%s-%d" % (secrets.token_hex(6), os.getpid())
         self._heads: set[str] = set()
         self._db = database.LayerConnection()
-        self._inbox = inbox.Inbox(self._heads, self.get_capacity)
+        self._inbox = inbox.Inbox(self._heads, self.get_capacity, self._db)
 
     # Channels API -------------------------------------------------------------------------
 
@@ -159,8 +157,10 @@ class PostgresChannelLayer(BaseChannelLayer):
         self.require_valid_channel_name(channel)
         if self._here(channel):
             self._ns.join(group, channel, self.group_expiry)
-            # The listener must follow the log before this returns, or a group_send made
-            # right after it in another process could pass this one by.
+            if channel not in self._ns.direct:
+                await queued.register(self._db, self._ns, group, channel)
+            # The listener must follow the log before this returns, or a trigger's event
+            # committed right after it could pass this member by.
             await process.ready()
             return
         await self._db.fetch(
@@ -178,6 +178,8 @@ class PostgresChannelLayer(BaseChannelLayer):
         self.require_valid_channel_name(channel)
         if self._here(channel):
             self._ns.discard(group, channel)
+            if channel not in self._ns.direct:
+                await queued.unregister(self._db, self._ns, group, channel)
         else:
             await self._db.fetch(
                 "group_member_discard", {"group": self._key(group), "channel": self._key(channel)}
@@ -188,7 +190,9 @@ class PostgresChannelLayer(BaseChannelLayer):
 
         This process's plain members get it now, before this returns: in order with the
         caller's other sends, and only those that are members now (the listener skips them
-        when it reads the row). Real-time sockets and other processes get it from the log.
+        when it reads the row). Real-time sockets get it from the log; plain members in other
+        processes through their process's queue, one row per process, behind this caller's
+        earlier sends to them (``listener.layer.queued``).
         """
         assert isinstance(message, dict), "message is not a dict"
         assert "type" in message, "message has no type"
@@ -200,22 +204,18 @@ class PostgresChannelLayer(BaseChannelLayer):
             logger.info("%d of %d channels over capacity in group %s", full, members, group)
 
     async def _append(self, topic: str, message: dict[str, Any]) -> tuple[int, int]:
-        if not _event_ids:
-            rows = await self._db.fetch("event_ids", {"count": EVENT_IDS_PER_QUERY})
-            _event_ids.extend(row[0] for row in rows)
-        event_id = _event_ids.popleft()
-        registry.written(event_id)
         body = {k: v for k, v in message.items() if k != "type"}
         rows = await self._db.fetch(
             "group_send",
             {
-                "event_id": event_id,
                 "group": topic,
                 "type": message["type"],
                 "payload": codec.encode(body),
                 "message": codec.encode(message),
                 "ttl": float(self.expiry),
                 "capacity": self.capacity,
+                # This process's plain members took it at call time (fan_out).
+                "own_queues": registry.heads(),
             },
         )
         return int(rows[0][0]), int(rows[0][1])
@@ -224,7 +224,7 @@ class PostgresChannelLayer(BaseChannelLayer):
         """Forget every queued message and plain membership: in Postgres, in every layer of this
         process now, and in other processes when their listeners read the flush from the log."""
         await self._db.fetch("layer_flush")
-        await self._append(registry.FLUSH_TOPIC, {"type": "layer.flush"})
+        await self._append(registry.FLUSH_TOPIC, {"type": "layer.flush", "process": registry.PROCESS})
         registry.flush()
 
     async def close(self) -> None:

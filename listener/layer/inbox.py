@@ -4,8 +4,9 @@ Messages for channels live in ``listener_channelmessage`` until a receiver takes
 LISTEN connection per process (opened by the first ``receive``, on the running loop) hears
 which queues got mail: a NOTIFY names a named channel, or the ``specific.<process>`` head of a
 process's channels. The inbox claims all of its own process's messages in one query and
-buffers them per channel; named channels are claimed one message at a time by their
-receivers, which this only wakes.
+buffers them per channel (a group message for several of them goes to ``queued``, which
+hands it to each); named channels are claimed one message at a time by their receivers,
+which this only wakes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import collections
 import collections.abc
 import enum
 import logging
+import math
 import time
 from typing import Any
 
@@ -22,7 +24,7 @@ import psycopg
 from psycopg import conninfo
 
 from listener import conf, connection, exceptions, queries, tasks
-from listener.layer import codec
+from listener.layer import codec, database, queued
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +89,7 @@ class Inbox:
         self,
         heads: set[str],
         capacity: collections.abc.Callable[[str], int],
+        db: database.LayerConnection,
     ) -> None:
         # The `<prefix><process>` parts (before "!") of the channel names this process issued.
         self.heads = heads
@@ -98,6 +101,11 @@ class Inbox:
         self._ready: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The layer's connection, which also writes and deletes the rows that stand for its
+        # plain group members: renewing them on it keeps the three in the order they were asked.
+        self._db = db
+        # When those rows were last renewed.
+        self._renewed = -math.inf
 
     def buffer(self, channel: str) -> Buffer:
         found = self.buffers.get(channel)
@@ -176,6 +184,8 @@ class Inbox:
                     self.state = InboxState.LISTENING
                     backoff.reset()
                     await self._claim(conn)
+                    # Rows for group members may have expired while we were away.
+                    await self._renew()
                     # Receivers that waited while we were away look again.
                     await self._wake(set(self._conditions))
                     assert self._ready is not None
@@ -211,7 +221,12 @@ class Inbox:
         cur = await conn.execute(
             queries.get("channel_claim_queue"), {"queues": sorted(self.heads), "full": full}
         )
+        held = set(full)
         for channel, payload, expires, _ in await cur.fetchall():
+            if queued.is_marker(channel):
+                # A group_send for several of our channels, in line with the sends to them.
+                queued.deliver(channel, payload, expires, held)
+                continue
             try:
                 message = codec.decode(payload)
             except ValueError:
@@ -222,10 +237,18 @@ class Inbox:
     async def _sweep(self, conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.execute(queries.get("channel_expire"))
         await conn.execute(queries.get("group_member_expire"))
+        if time.monotonic() - self._renewed > queued.RENEW_EVERY:
+            await self._renew()
         for channel, buf in list(self.buffers.items()):
             buf.drop_expired()
             if not buf.items and not buf.waited_on:
                 del self.buffers[channel]
+
+    async def _renew(self) -> None:
+        self._renewed = time.monotonic()
+        rows = queued.renewals(self.heads)
+        if rows["channels"]:
+            await self._db.fetch("group_member_renew", rows)
 
     async def _wake(self, channels: collections.abc.Iterable[str]) -> None:
         for channel in channels:

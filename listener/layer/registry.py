@@ -15,6 +15,8 @@ import contextlib
 import json
 import logging
 import math
+import os
+import secrets
 import time
 import typing
 import weakref
@@ -30,9 +32,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_PREFIX = "asgi"
 # The topic of a flush; "!" is not allowed in a group name, so no group can collide with it.
 FLUSH_TOPIC = "realtime.layer!flush"
-# group_send events of this process that its listener has not read yet. One the listener never
-# reads (it started after the send) stays until this many newer ones push it out.
-WRITTEN_LIMIT = 100_000
+# This process, as its flushes name it: its listener skips its own (done at call time).
+PROCESS = "%s-%d" % (secrets.token_hex(6), os.getpid())
 
 
 class DirectMember(typing.Protocol):
@@ -69,6 +70,9 @@ class Namespace:
         self.owners: weakref.WeakValueDictionary[str, Owner] = weakref.WeakValueDictionary()
         # How long a message from another process waits in a buffer: the latest layer's expiry.
         self.expiry: float = 60
+        # (group, queue) pairs whose listener_groupmember row stands for this process's plain
+        # members of the group under that queue (listener.layer.queued).
+        self.registered: set[tuple[str, str]] = set()
 
     def key(self, name: str) -> str:
         """``name`` as the log and the tables know it: prefixed, except in the default namespace."""
@@ -102,7 +106,7 @@ class Namespace:
         text = codec.encode(message)
         expires = time.time() + ttl
         full = total = 0
-        for channel in self._plain(group, members):
+        for channel in self.plain(group, members):
             total += 1
             owner = self.owner(channel)
             # A decoded copy per member: one consumer's changes must not show in another's.
@@ -110,11 +114,12 @@ class Namespace:
                 full += 1
         return full, total
 
-    def deliver(self, group: str, event: events.LogEvent, own: bool, ttl: float) -> None:
+    def deliver(self, group: str, event: events.LogEvent, ttl: float) -> None:
         """Hand one logged event to this process's members of ``group``.
 
-        Real-time sockets take every event. Plain members took this process's own group_sends
-        when they were made (``own``), in order with the sender's other sends.
+        Real-time sockets take every event. Plain members take a trigger's events here, but not
+        a group_send's: those reach them through a channel queue in order with the sender's
+        sends (their own process's at call time, others' through ``listener.layer.queued``).
         """
         members = self.groups.get(group)
         if not members:
@@ -127,9 +132,9 @@ class Namespace:
                 # its page must not go on with a gap: it is closed and resumes from its cursor.
                 logger.exception("delivering event %d to %s failed", event.id, channel)
                 member.abort("event %d could not be delivered" % event.id)
-        if own:
+        if event.group_send:
             return
-        plain = self._plain(group, members)
+        plain = self.plain(group, members)
         if not plain:
             return
         text = event.payload_json
@@ -148,7 +153,7 @@ class Namespace:
         if full:
             logger.info("%d of %d channels over capacity in group %s", full, len(plain), group)
 
-    def _plain(self, group: str, members: dict[str, float]) -> list[str]:
+    def plain(self, group: str, members: dict[str, float]) -> list[str]:
         """The queue-fed members of ``group``, without those whose membership expired."""
         now = time.monotonic()
         found = []
@@ -168,12 +173,13 @@ class Namespace:
         for group, members in list(self.groups.items()):
             for channel in [c for c in members if c not in self.direct]:
                 self.discard(group, channel)
+        # The flush's TRUNCATE took their rows.
+        self.registered.clear()
         for owner in list(self.owners.values()):
             owner.clear_local()
 
 
 _namespaces: dict[str, Namespace] = {}
-_written: dict[int, None] = {}
 
 
 def namespace(prefix: str) -> Namespace:
@@ -183,11 +189,21 @@ def namespace(prefix: str) -> Namespace:
     return found
 
 
-def written(event_id: int) -> None:
-    """Mark a group_send event of this process: its plain members here already have it."""
-    _written[event_id] = None
-    while len(_written) > WRITTEN_LIMIT:
-        del _written[next(iter(_written))]
+def find(key: str) -> tuple[Namespace | None, str]:
+    """The namespace and group of a topic or group as the log and tables know it."""
+    prefix, colon, group = key.partition(":")
+    if not colon:
+        prefix, group = DEFAULT_PREFIX, key
+    return _namespaces.get(prefix), group
+
+
+def namespaces() -> list[Namespace]:
+    return list(_namespaces.values())
+
+
+def heads() -> list[str]:
+    """Every ``<prefix><process>`` head of channels made by a layer of this process."""
+    return sorted({head for found in _namespaces.values() for head in found.owners.keys()})
 
 
 def flush() -> None:
@@ -225,19 +241,15 @@ async def turn(channel: str) -> collections.abc.AsyncIterator[None]:
 
 def route(event: events.LogEvent) -> None:
     """Hand an event to the groups named by its topics, in every namespace of this process."""
-    own = _written.pop(event.id, 0) is None
     for topic in event.topics:
         if topic == FLUSH_TOPIC:
             # Another process flushed (this one did its own at call time).
-            if not own:
+            if event.kwargs.get("process") != PROCESS:
                 flush()
             continue
-        prefix, colon, group = topic.partition(":")
-        if not colon:
-            prefix, group = DEFAULT_PREFIX, topic
-        found = _namespaces.get(prefix)
+        found, group = find(topic)
         if found is not None:
-            found.deliver(group, event, own, found.expiry)
+            found.deliver(group, event, found.expiry)
 
 
 def forget() -> None:
@@ -246,4 +258,4 @@ def forget() -> None:
     for found in _namespaces.values():
         found.groups.clear()
         found.direct.clear()
-    _written.clear()
+        found.registered.clear()

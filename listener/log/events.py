@@ -51,6 +51,7 @@ class LogEvent:
         base: cursors.Cursor,
         now: cursors.Snapshot,
         created: float | None = None,
+        group_send: bool = False,
     ) -> None:
         self.id = id
         self.xid = xid
@@ -62,6 +63,8 @@ class LogEvent:
         self._now = now
         # When the writing transaction started (epoch seconds), where the reader asked for it.
         self.created = created
+        # Written by the channel layer's group_send: its queue-fed members get it by queue.
+        self.group_send = group_send
 
     @functools.cached_property
     def cursor(self) -> str:
@@ -97,10 +100,12 @@ def frame(type: str, kwargs: dict[str, Any], cursor: str = "") -> str:
 
 
 def from_row(row: tuple[Any, ...], base: cursors.Cursor, now: cursors.Snapshot) -> LogEvent:
-    """A log row ``(id, xid, topics, type, payload[, created])`` read between ``base`` and ``now``.
+    """A log row ``(id, xid, topics, type, payload[, created, group_send])`` read between
+    ``base`` and ``now``.
 
     Rows come in ``(xid, id)`` order; the frame's cursor covers exactly this row and those before it.
     """
     event_id, xid_text, topics, event_type, payload = row[:5]
     created = float(row[5]) if len(row) > 5 else None
-    return LogEvent(event_id, int(xid_text), topics, event_type, payload, base, now, created)
+    group_send = bool(row[6]) if len(row) > 6 else False
+    return LogEvent(event_id, int(xid_text), topics, event_type, payload, base, now, created, group_send)

@@ -16,7 +16,7 @@ SELECT pg_current_snapshot()::text AS snapshot;
 -- events written since it began.
 WITH now AS MATERIALIZED (SELECT pg_current_snapshot() AS snapshot)
 SELECT now.snapshot::text AS snapshot, e.id, e.xid::text AS xid, e.topics, e.type, e.payload::text AS payload,
-    extract(epoch FROM e.created)::float8 AS created
+    extract(epoch FROM e.created)::float8 AS created, e.group_send
 FROM now
 LEFT JOIN LATERAL (
     SELECT e.* FROM (
@@ -76,7 +76,7 @@ WITH committed AS MATERIALIZED (
             THEN %(after_id)s::bigint ELSE 0 END AS after_id
 )
 SELECT e.id, e.xid::text AS xid, e.topics, e.type, e.payload::text AS payload,
-    extract(epoch FROM e.created)::float8 AS created
+    extract(epoch FROM e.created)::float8 AS created, e.group_send
 FROM (
     -- Every topic: the log's own (xid, id) index.
     (SELECT e.*
@@ -246,14 +246,9 @@ SELECT realtime_channel_send_v2(%(channel)s, %(queue)s, %(message)s, %(ttl)s, %(
     set_config('synchronous_commit', 'off', true) AS async_commit;
 
 -- name: group_send
-SELECT full_channels, member_channels FROM realtime_group_send_v2(
-    %(event_id)s, %(group)s, %(type)s, %(payload)s::jsonb, %(message)s, %(ttl)s, %(capacity)s
+SELECT full_channels, member_channels FROM realtime_group_send_v3(
+    %(group)s, %(type)s, %(payload)s::jsonb, %(message)s, %(ttl)s, %(capacity)s, %(own_queues)s::text[]
 );
-
--- name: event_ids
--- Ids for the layer's own group_send events, taken before the events are written (see
--- realtime_group_send_v2.sql).
-SELECT nextval(pg_get_serial_sequence('listener_event', 'id')) FROM generate_series(1, %(count)s);
 
 -- name: channel_claim_one
 -- Take the oldest live message of one channel; receivers in other sessions skip the row this
@@ -289,6 +284,14 @@ DELETE FROM listener_channelmessage WHERE expires <= clock_timestamp();
 -- name: group_member_add
 INSERT INTO listener_groupmember ("group", channel, queue, expires)
 VALUES (%(group)s, %(channel)s, %(queue)s, clock_timestamp() + make_interval(secs => %(ttl)s))
+ON CONFLICT ("group", channel) DO UPDATE SET expires = excluded.expires;
+
+-- name: group_member_renew
+-- Extend the rows that stand for this process's plain members of groups (listener.layer.queued),
+-- writing again any that expired meanwhile.
+INSERT INTO listener_groupmember ("group", channel, queue, expires)
+SELECT r.group, r.channel, r.queue, clock_timestamp() + make_interval(secs => %(ttl)s)
+FROM unnest(%(groups)s::text[], %(channels)s::text[], %(queues)s::text[]) AS r ("group", channel, queue)
 ON CONFLICT ("group", channel) DO UPDATE SET expires = excluded.expires;
 
 -- name: group_member_discard

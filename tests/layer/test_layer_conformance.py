@@ -11,7 +11,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.db import connection
 
-from listener.layer import channel_layer
+from listener.layer import channel_layer, queued
 from listener.log import events
 from tests.conftest import sync
 
@@ -164,6 +164,80 @@ async def test_group_send_reaches_members_through_receive_with_one_log_row():
     for channel in [*channels, "chat-archive"]:
         assert await receive(target, channel) == expected
     assert await sync(_events)() == before + 1
+
+
+def _rows_of(group: str) -> int:
+    with connection.cursor() as cur:
+        cur.execute('SELECT count(*) FROM listener_groupmember WHERE "group" = %s', [group])
+        found: int = cur.fetchone()[0]
+        return found
+
+
+async def test_plain_members_of_a_group_are_one_row_for_other_processes_group_sends():
+    """Other processes queue their group_sends for this process's plain members (so they keep
+    their place among those processes' sends): one row per group, gone with the last member."""
+    target = channel_layer.default()
+    first, second = await target.new_channel(), await target.new_channel()
+    await target.group_add("rowed", first)
+    await target.group_add("rowed", second)
+    assert await sync(_rows_of)("rowed") == 1
+    await target.group_discard("rowed", first)
+    assert await sync(_rows_of)("rowed") == 1
+    await target.group_discard("rowed", second)
+    assert await sync(_rows_of)("rowed") == 0
+
+
+def _live_rows_of(group: str) -> int:
+    with connection.cursor() as cur:
+        cur.execute(
+            'SELECT count(*) FROM listener_groupmember WHERE "group" = %s AND expires > clock_timestamp()',
+            [group],
+        )
+        found: int = cur.fetchone()[0]
+        return found
+
+
+def _expire_rows_of(group: str) -> None:
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE listener_groupmember SET expires = clock_timestamp() - interval '1 second'"
+            ' WHERE "group" = %s',
+            [group],
+        )
+
+
+async def test_a_live_process_renews_the_row_of_its_plain_members(fresh, settings, monkeypatch):
+    """The row lasts minutes unless renewed, so a process that dies leaves it that long; one that
+    lives renews it (here at once, and after it expired) while the group has members here."""
+    settings.REALTIME_POLL_INTERVAL = 0.05
+    monkeypatch.setattr(queued, "RENEW_EVERY", 0.0)
+    target = fresh()
+    member = await target.new_channel()
+    await target.group_add("renewed", member)
+    await target._inbox.started()
+    await sync(_expire_rows_of)("renewed")
+
+    async def renewed() -> None:
+        while await sync(_live_rows_of)("renewed") != 1:
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(renewed(), 10)
+    await target.group_discard("renewed", member)
+    assert await sync(_rows_of)("renewed") == 0
+
+
+async def test_a_triggers_event_still_reaches_plain_members():
+    """Only group_sends go by queue; an event a trigger (here, SQL) appends comes from the log."""
+    target = channel_layer.default()
+    member = await target.new_channel()
+    await target.group_add("board_3", member)
+
+    def append() -> None:
+        with connection.cursor() as cur:
+            cur.execute("SELECT realtime_append_event_v2(ARRAY['board_3'], 'card_moved', '{\"card\": 7}')")
+
+    await sync(append)()
+    assert await receive(target, member) == {"type": "card_moved", "card": 7}
 
 
 async def test_group_discard_stops_delivery():

@@ -117,3 +117,24 @@ async def test_a_group_member_added_for_another_process_gets_group_sends():
         await peer.finish()
     finally:
         peer.kill()
+
+
+async def test_sends_and_group_sends_to_a_channel_in_another_process_arrive_in_order():
+    """The spec's channel is first in, first out, whichever call put a message in it: one writer
+    alternating ``send`` to another process's channel and ``group_send`` to a group the channel
+    joined there sees them arrive in the order written."""
+    count = 100  # within the default capacity even if the peer took nothing before the last
+    peer = await Peer.start("member", "ordered_lobby", str(count))
+    try:
+        channel = await peer.ready()
+        target = channel_layer.default()
+        for i in range(count):
+            if i % 2:
+                await target.group_send("ordered_lobby", {"type": "note", "i": i})
+            else:
+                await target.send(channel, {"type": "note", "i": i})
+        got = [(await peer.got())["i"] for _ in range(count)]
+        assert got == list(range(count))
+        await peer.finish()
+    finally:
+        peer.kill()
