@@ -23,6 +23,8 @@ import sys
 import time
 from typing import Any
 
+import psycopg
+
 from bench import database, drivers, figures, light, rig, servers
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_saturation"
@@ -59,6 +61,15 @@ def server_for(design: str, config: rig.Config, tree: pathlib.Path, before_url: 
     return servers.Server("ours", config, extra_env={"REALTIME_PRESENCE": "1" if design == "on" else "0"})
 
 
+def forget_presence(url: str) -> None:
+    """Start each round with nobody online. Daphne has no lifespan, so a stopped server's rows
+    stay until the next process reaps them (``REALTIME_PRESENCE_TIMEOUT``, 30 s): a server started
+    sooner would see its crowd as already online and send no presence frame at all."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM listener_presence")
+        conn.execute("DELETE FROM listener_presenceprocess")
+
+
 def presence_frames(clients: drivers.Clients) -> tuple[int, int]:
     """Presence frames received so far: over all sockets, and by the socket that got the most."""
     answers = clients.ask("frames")
@@ -70,6 +81,8 @@ def saturate(
 ) -> dict[str, Any]:
     """One server, the crowd, a warm-up, then ``rate x seconds`` events; what the sockets saw."""
     load = os.getloadavg()
+    if design != "before":
+        forget_presence(url)
     server = server_for(design, config, args.before_tree, args.before_url)
     try:
         clients = light._connect(server, "/ws/room/%d" % fixtures["room_id"], fixtures)
