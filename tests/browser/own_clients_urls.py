@@ -1,0 +1,86 @@
+"""Pages of an imagined adopting project that runs Turbo's or htmx's own client on a live region's
+socket instead of the library's: each reads its data and cursor in one snapshot, renders the
+chat's partials, and puts the socket's URL where that client wants it. For the browser tests only.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from django import http
+from django.contrib.auth.decorators import login_required
+from django.template import engines
+from django.urls import path
+
+import listener
+from chat import models
+from project import urls as project_urls
+
+VENDOR = pathlib.Path(__file__).parent / "vendor"
+SERVED = frozenset({"turbo.es2017-esm.js", "htmx.min.js", "htmx-ext-ws.js"})
+
+LISTS = """
+<ul id="joined-rooms">{% for room in joined %}{% include "chat/_joined_room.html" %}{% endfor %}</ul>
+<ul id="join-requests"></ul>
+"""
+
+# Turbo opens a WebSocket for a ws: or wss: source; the cursor replays what the render missed.
+TURBO = engines["django"].from_string(
+    """<!doctype html><html><head>
+<script type="module" src="/own-client/vendor/turbo.es2017-esm.js"></script></head><body>
+<turbo-stream-source
+  src="{{ scheme }}://{{ request.get_host }}{{ socket }}?live=home&amp;cursor={{ cursor }}">
+</turbo-stream-source>"""
+    + LISTS
+    + "</body></html>"
+)
+
+# htmx's extension turns a path into a ws: URL of the page's host; it swaps each frame's elements.
+HTMX = engines["django"].from_string(
+    """<!doctype html><html><head>
+<script src="/own-client/vendor/htmx.min.js"></script>
+<script src="/own-client/vendor/htmx-ext-ws.js"></script></head><body>
+<main hx-ext="ws" ws-connect="{{ socket }}?live=home&amp;swap=htmx&amp;cursor={{ cursor }}">"""
+    + LISTS
+    + "</main></body></html>"
+)
+
+
+@login_required
+def turbo(request: http.HttpRequest) -> http.HttpResponse:
+    return _page(request, TURBO)
+
+
+@login_required
+def htmx(request: http.HttpRequest) -> http.HttpResponse:
+    return _page(request, HTMX)
+
+
+def _page(request: http.HttpRequest, page: object) -> http.HttpResponse:
+    with listener.consistent_read() as cursor:
+        joined = list(
+            models.ChatRoom.objects.filter(member_set=request.user)
+            .exclude(owner=request.user)
+            .order_by("title", "id")
+        )
+    context = {
+        "cursor": cursor,
+        "socket": "/ws/user/%s" % request.user.pk,
+        "scheme": "wss" if request.is_secure() else "ws",
+        "joined": joined,
+    }
+    return http.HttpResponse(page.render(context, request))  # type: ignore[attr-defined]
+
+
+def vendored(request: http.HttpRequest, name: str) -> http.FileResponse:
+    if name not in SERVED:
+        raise http.Http404(name)
+    return http.FileResponse((VENDOR / name).open("rb"), content_type="text/javascript")
+
+
+urlpatterns = [
+    path("own-client/turbo/", turbo),
+    path("own-client/htmx/", htmx),
+    path("own-client/vendor/<str:name>", vendored),
+    *project_urls.urlpatterns,
+]

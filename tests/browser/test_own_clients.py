@@ -1,0 +1,100 @@
+"""A live region's socket consumed by other projects' own clients, in Chromium: a page that runs
+Hotwired Turbo (``<turbo-stream-source>``) and one that runs htmx with its WebSocket extension
+(``?swap=htmx``), neither loading the library's client. The pages are an adopting project's views
+(``tests/browser/own_clients_urls.py``): data and cursor read in one snapshot, the chat's own
+partials, and SQL from outside Django changes them."""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+
+import psycopg
+import pytest
+from django.contrib.auth.models import User
+from playwright.async_api import Browser, Page, Route, expect
+
+from chat import models
+from tests import servers
+from tests.browser.conftest import SERVER_APP_NAME, logged_in
+from tests.conftest import sync
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SETTINGS = {"DJANGO_SETTINGS_MODULE": "tests.browser.own_clients_settings", "PGAPPNAME": SERVER_APP_NAME}
+
+
+@pytest.fixture
+def own_server(transactional_db: None, _static_files: None) -> collections.abc.Iterator[servers.Server]:
+    with servers.daphne(1, extra_env=SETTINGS) as (one,):
+        yield one
+
+
+def sql(statement: str, *args: object) -> None:
+    with psycopg.connect(servers.database_url(), autocommit=True) as conn:
+        conn.execute(statement, args)
+
+
+async def open_with_a_write_first(page: Page, url: str, client: str, room: models.ChatRoom) -> None:
+    """Render the page, rename the room by SQL, and only then let the client start: the cursor the
+    page was rendered with must bring the rename."""
+    held: asyncio.Queue[Route] = asyncio.Queue()
+    await page.route("**/own-client/vendor/" + client, held.put_nowait)
+    await page.goto(url, wait_until="commit")
+    route = await asyncio.wait_for(held.get(), 8)
+    await sync(sql)("UPDATE chat_chatroom SET title = %s WHERE id = %s", "Lounge", room.id)
+    await route.continue_()
+
+
+async def follows_writes_from_sql(page: Page, people: dict[str, User], room: models.ChatRoom) -> None:
+    """Every kind of stream the home region sends, each from SQL, each applied once."""
+    joined = page.locator("#joined-rooms li[data-room]")
+    await expect(joined.get_by_role("link")).to_have_text(["Lounge"])
+    den = await sync(models.ChatRoom.objects.create)(owner=people["owner"], title="Den")
+    await sync(sql)(
+        "INSERT INTO chat_chatroom_member_set (chatroom_id, user_id) VALUES (%s, %s)",
+        den.id,
+        people["member"].id,
+    )
+    await expect(joined.get_by_role("link")).to_have_text(["Lounge", "Den"])  # append
+    await sync(sql)("UPDATE chat_chatroom SET title = %s WHERE id = %s", "Attic", den.id)
+    await expect(joined.get_by_role("link")).to_have_text(["Lounge", "Attic"])  # replace
+    made = await sync(models.ChatRoomJoinRequest.objects.create)(user=people["member"], room=den)
+    request = page.locator('#join-requests li[data-request="%d"]' % made.id)
+    await expect(request.locator(".status")).to_have_text("pending")  # prepend
+    await sync(sql)("UPDATE chat_chatroomjoinrequest SET status = 'denied' WHERE id = %s", made.id)
+    await expect(request).to_have_attribute("data-status", "denied")
+    await sync(sql)("DELETE FROM chat_chatroomjoinrequest WHERE id = %s", made.id)
+    await expect(request).to_have_count(0)  # remove
+    await sync(sql)("DELETE FROM chat_chatroom_member_set WHERE chatroom_id = %s", room.id)
+    await expect(joined.get_by_role("link")).to_have_text(["Attic"])
+    assert await page.evaluate("document.querySelectorAll('#joined-rooms li, #join-requests li').length") == 1
+    loaded = await page.evaluate("performance.getEntriesByType('resource').map((e) => e.name)")
+    assert [url for url in loaded if "/listener/" in url or "/static/" in url] == []
+
+
+async def test_a_turbo_page_applies_the_region_s_frames(
+    people: dict[str, User], room: models.ChatRoom, own_server: servers.Server, browser: Browser
+) -> None:
+    member = await logged_in(browser, own_server, "mo")
+    errors: list[str] = []
+    member.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    await open_with_a_write_first(member, "/own-client/turbo/", "turbo.es2017-esm.js", room)
+    await follows_writes_from_sql(member, people, room)
+    assert await member.evaluate("typeof window.Turbo.renderStreamMessage") == "function"
+    assert await member.evaluate("document.querySelectorAll('turbo-stream').length") == 0
+    assert errors == []
+
+
+async def test_an_htmx_page_swaps_the_region_s_frames(
+    people: dict[str, User], room: models.ChatRoom, own_server: servers.Server, browser: Browser
+) -> None:
+    member = await logged_in(browser, own_server, "mo")
+    errors: list[str] = []
+    member.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    await open_with_a_write_first(member, "/own-client/htmx/", "htmx-ext-ws.js", room)
+    await follows_writes_from_sql(member, people, room)
+    assert errors == []  # htmx logs a swap whose target it cannot find
+    assert await member.evaluate("htmx.version") == "2.0.11"
+    # The swaps' wrappers and attributes stay out of the page.
+    assert await member.evaluate("document.querySelectorAll('[hx-swap-oob], [data-cursor]').length") == 0
