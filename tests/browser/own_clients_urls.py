@@ -39,7 +39,23 @@ TURBO = engines["django"].from_string(
 HTMX = engines["django"].from_string(
     """<!doctype html><html><head>
 <script src="/own-client/vendor/htmx.min.js"></script>
-<script src="/own-client/vendor/htmx-ext-ws.js"></script></head><body>
+<script src="/own-client/vendor/htmx-ext-ws.js"></script>
+<script>
+  // htmx reconnects to the URL it read first: resume from the last frame's cursor instead.
+  let cursor = null;
+  document.addEventListener("htmx:wsBeforeMessage", (event) => {
+    const found = /^<div hx-swap-oob="none:body" data-cursor="([^"]+)"/.exec(event.detail.message);
+    if (found) cursor = found[1];
+  });
+  htmx.createWebSocket = (url) =>
+    new WebSocket(cursor ? url.replace(/([?&]cursor=)[^&]*/, "$1" + cursor) : url);
+  // htmx retries only 1006, 1011, 1012 and 1013 by itself; these closes are resumable too.
+  document.addEventListener("htmx:wsClose", (event) => {
+    const code = event.detail.event.code;
+    if (code === 4410) location.reload();
+    else if ([4008, 4500, 4503].includes(code)) setTimeout(event.detail.socketWrapper.reconnect, 1000);
+  });
+</script></head><body>
 <main hx-ext="ws" ws-connect="{{ socket }}?live=home&amp;swap=htmx&amp;cursor={{ cursor }}">"""
     + LISTS
     + "</main></body></html>"

@@ -95,6 +95,23 @@ async def test_an_htmx_page_swaps_the_region_s_frames(
     await open_with_a_write_first(member, "/own-client/htmx/", "htmx-ext-ws.js", room)
     await follows_writes_from_sql(member, people, room)
     assert errors == []  # htmx logs a swap whose target it cannot find
+
+    # The server dies; a write lands meanwhile; htmx reconnects with the last frame's cursor (the
+    # page's script), so it gets that write once and nothing it already applied.
+    own_server.process.kill()
+    own_server.process.wait(10)
+    cellar = await sync(models.ChatRoom.objects.create)(owner=people["owner"], title="Cellar")
+    await sync(sql)(
+        "INSERT INTO chat_chatroom_member_set (chatroom_id, user_id) VALUES (%s, %s)",
+        cellar.id,
+        people["member"].id,
+    )
+    own_server.process = servers.spawn(own_server.port, SETTINGS)
+    servers.wait_until_up(own_server)
+    links = member.locator("#joined-rooms li[data-room]").get_by_role("link")
+    # htmx's own backoff: up to 1 s, then 2 s, 4 s... after each failed attempt.
+    await expect(links).to_have_text(["Attic", "Cellar"], timeout=30_000)
+    assert await member.evaluate("document.querySelectorAll('#joined-rooms li').length") == 2
     assert await member.evaluate("htmx.version") == "2.0.11"
     # The swaps' wrappers and attributes stay out of the page.
     assert await member.evaluate("document.querySelectorAll('[hx-swap-oob], [data-cursor]').length") == 0
