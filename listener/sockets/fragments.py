@@ -41,29 +41,37 @@ _loop: asyncio.AbstractEventLoop | None = None
 
 
 def requested(scope: collections.abc.Mapping[str, Any]) -> str | None:
-    """The ``?live=`` name a socket asks for, or None for a JSON socket."""
+    """The ``?live=`` a socket asks for, or None for a JSON socket."""
     query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
     values = query.get(QUERY_KEY)
     return values[0] if values and values[0] else None
+
+
+def regions(value: str) -> list[streams.Live] | None:
+    """The regions ``?live=`` names, comma-separated (regions of one page on one topic share a
+    socket), or None when one of them is not declared."""
+    found = [streams.named(name) for name in dict.fromkeys(value.split(","))]
+    return None if None in found else typing.cast(list[streams.Live], found)
 
 
 def sender(scope: collections.abc.Mapping[str, Any], user_id: Any, base_send: Any) -> outbox.Send:
     """How a socket sends its frames after the handshake: the server's own send (``RAW_SEND``,
     or the consumer's) for a JSON socket; for a live region's, one that swaps frames for HTML."""
     send = typing.cast(outbox.Send, scope.get(outbox.RAW_SEND, base_send))
-    name = requested(scope)
-    live = streams.named(name) if name is not None else None
+    value = requested(scope)
+    lives = regions(value) if value is not None else None
     # The handshake refused a name or wire we do not have.
     written = wire.requested(scope)
-    if live is None or written is None:
+    if lives is None or written is None:
         return send
 
     async def send_live(message: dict[str, Any]) -> None:
         text = message.get("text")
         if message["type"] == "websocket.send" and isinstance(text, events.Frame):
-            rendered = await html_for(live, text, user_id, written)
-            if rendered is None:
-                return  # nothing on this region changes; a resume replays it, to no effect
+            parts = [await html_for(live, text, user_id, written) for live in lives]
+            rendered = "".join(part for part in parts if part is not None)
+            if not rendered:
+                return  # nothing on these regions changes; a resume replays it, to no effect
             message = {"type": "websocket.send", "text": rendered}
         await send(message)
 

@@ -13,7 +13,7 @@ from django.template import engines
 from django.urls import path
 
 import listener
-from chat import models
+from chat import models, payloads
 from project import urls as project_urls
 
 VENDOR = pathlib.Path(__file__).parent / "vendor"
@@ -62,6 +62,31 @@ HTMX = engines["django"].from_string(
 )
 
 
+# A second region of the library's own client on the same topic: a notice per joined room.
+NOTICES = listener.Live(
+    "notices",
+    [
+        listener.Stream(
+            payloads.HOME_EVENT,
+            when={"action": ["delete", "leave"]},
+            action="remove",
+            target="notice-{room[id]}",
+        )
+    ],
+)
+
+# Two regions, one render: the library's client follows both on one socket.
+TWO_REGIONS = engines["django"].from_string(
+    """{% load realtime %}<!doctype html><html><head>{% live_script %}</head><body>
+<main {% live "home" socket cursor %}>"""
+    + LISTS
+    + """</main>
+<aside {% live "notices" socket cursor %}>
+{% for room in joined %}<p id="notice-{{ room.id }}">You are in {{ room.title }}</p>{% endfor %}
+</aside></body></html>"""
+)
+
+
 @login_required
 def turbo(request: http.HttpRequest) -> http.HttpResponse:
     return _page(request, TURBO)
@@ -70,6 +95,11 @@ def turbo(request: http.HttpRequest) -> http.HttpResponse:
 @login_required
 def htmx(request: http.HttpRequest) -> http.HttpResponse:
     return _page(request, HTMX)
+
+
+@login_required
+def two_regions(request: http.HttpRequest) -> http.HttpResponse:
+    return _page(request, TWO_REGIONS)
 
 
 def _page(request: http.HttpRequest, page: object) -> http.HttpResponse:
@@ -97,6 +127,7 @@ def vendored(request: http.HttpRequest, name: str) -> http.FileResponse:
 urlpatterns = [
     path("own-client/turbo/", turbo),
     path("own-client/htmx/", htmx),
+    path("own-client/two-regions/", two_regions),
     path("own-client/vendor/<str:name>", vendored),
     *project_urls.urlpatterns,
 ]

@@ -35,11 +35,11 @@ def sql(statement: str, *args: object) -> None:
         conn.execute(statement, args)
 
 
-async def open_with_a_write_first(page: Page, url: str, client: str, room: models.ChatRoom) -> None:
+async def open_with_a_write_first(page: Page, url: str, script: str, room: models.ChatRoom) -> None:
     """Render the page, rename the room by SQL, and only then let the client start: the cursor the
     page was rendered with must bring the rename."""
     held: asyncio.Queue[Route] = asyncio.Queue()
-    await page.route("**/own-client/vendor/" + client, held.put_nowait)
+    await page.route("**/" + script, held.put_nowait)
     await page.goto(url, wait_until="commit")
     route = await asyncio.wait_for(held.get(), 8)
     await sync(sql)("UPDATE chat_chatroom SET title = %s WHERE id = %s", "Lounge", room.id)
@@ -79,7 +79,7 @@ async def test_a_turbo_page_applies_the_region_s_frames(
     member = await logged_in(browser, own_server, "mo")
     errors: list[str] = []
     member.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    await open_with_a_write_first(member, "/own-client/turbo/", "turbo.es2017-esm.js", room)
+    await open_with_a_write_first(member, "/own-client/turbo/", "vendor/turbo.es2017-esm.js", room)
     await follows_writes_from_sql(member, people, room)
     assert await member.evaluate("typeof window.Turbo.renderStreamMessage") == "function"
     assert await member.evaluate("document.querySelectorAll('turbo-stream').length") == 0
@@ -92,7 +92,7 @@ async def test_an_htmx_page_swaps_the_region_s_frames(
     member = await logged_in(browser, own_server, "mo")
     errors: list[str] = []
     member.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    await open_with_a_write_first(member, "/own-client/htmx/", "htmx-ext-ws.js", room)
+    await open_with_a_write_first(member, "/own-client/htmx/", "vendor/htmx-ext-ws.js", room)
     await follows_writes_from_sql(member, people, room)
     assert errors == []  # htmx logs a swap whose target it cannot find
 
@@ -115,3 +115,18 @@ async def test_an_htmx_page_swaps_the_region_s_frames(
     assert await member.evaluate("htmx.version") == "2.0.11"
     # The swaps' wrappers and attributes stay out of the page.
     assert await member.evaluate("document.querySelectorAll('[hx-swap-oob], [data-cursor]').length") == 0
+
+
+async def test_two_regions_of_one_render_share_a_socket(
+    people: dict[str, User], room: models.ChatRoom, own_server: servers.Server, browser: Browser
+) -> None:
+    """The library's own client, for contrast: one socket carries both regions' streams."""
+    member = await logged_in(browser, own_server, "mo")
+    await member.goto("about:blank")  # the home page's own socket ends here
+    sockets: list[str] = []
+    member.on("websocket", lambda socket: sockets.append(socket.url))
+    await open_with_a_write_first(member, "/own-client/two-regions/", "listener/live.js", room)
+    await expect(member.locator("#joined-room-%d a" % room.id)).to_have_text("Lounge")
+    await sync(sql)("DELETE FROM chat_chatroom_member_set WHERE chatroom_id = %s", room.id)
+    await expect(member.locator("#joined-room-%d, #notice-%d" % (room.id, room.id))).to_have_count(0)
+    assert [url.split("?")[1].split("&")[0] for url in sockets] == ["live=home,notices"]
