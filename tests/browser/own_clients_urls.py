@@ -35,6 +35,32 @@ TURBO = engines["django"].from_string(
     + "</body></html>"
 )
 
+# Turbo applies what a socket of the page's own sends; the page reopens it, from the last cursor.
+TURBO_RESUMING = engines["django"].from_string(
+    """<!doctype html><html><head>
+<script type="module">
+  import { connectStreamSource, disconnectStreamSource } from "/own-client/vendor/turbo.es2017-esm.js";
+  let cursor = "{{ cursor }}";
+  function open() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}{{ socket }}?live=home&cursor=${cursor}`);
+    socket.addEventListener("message", (event) => {
+      const last = [...event.data.matchAll(/<turbo-stream data-cursor="([^"]+)"/g)].pop();
+      if (last) cursor = last[1];
+    });
+    socket.addEventListener("close", (event) => {
+      disconnectStreamSource(socket);
+      if (event.code === 4400 || event.code === 4410) location.reload();
+      else if (![4401, 4403, 4404].includes(event.code)) setTimeout(open, 500 + 1000 * Math.random());
+    });
+    connectStreamSource(socket);
+  }
+  open();
+</script></head><body>"""
+    + LISTS
+    + "</body></html>"
+)
+
 # htmx's extension turns a path into a ws: URL of the page's host; it swaps each frame's elements.
 HTMX = engines["django"].from_string(
     """<!doctype html><html><head>
@@ -93,6 +119,11 @@ def turbo(request: http.HttpRequest) -> http.HttpResponse:
 
 
 @login_required
+def turbo_resuming(request: http.HttpRequest) -> http.HttpResponse:
+    return _page(request, TURBO_RESUMING)
+
+
+@login_required
 def htmx(request: http.HttpRequest) -> http.HttpResponse:
     return _page(request, HTMX)
 
@@ -126,6 +157,7 @@ def vendored(request: http.HttpRequest, name: str) -> http.FileResponse:
 
 urlpatterns = [
     path("own-client/turbo/", turbo),
+    path("own-client/turbo-resuming/", turbo_resuming),
     path("own-client/htmx/", htmx),
     path("own-client/two-regions/", two_regions),
     path("own-client/vendor/<str:name>", vendored),

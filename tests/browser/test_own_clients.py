@@ -86,6 +86,40 @@ async def test_a_turbo_page_applies_the_region_s_frames(
     assert errors == []
 
 
+async def test_a_turbo_page_with_its_own_socket_resumes(
+    people: dict[str, User], room: models.ChatRoom, own_server: servers.Server, browser: Browser
+) -> None:
+    """`<turbo-stream-source>` never reopens a closed socket; a page script that hands its own to
+    `Turbo.connectStreamSource` does, from the last element's cursor."""
+    member = await logged_in(browser, own_server, "mo")
+    await member.goto("about:blank")  # the home page's own socket ends here
+    sockets: list[str] = []
+    member.on("websocket", lambda socket: sockets.append(socket.url))
+    await open_with_a_write_first(member, "/own-client/turbo-resuming/", "vendor/turbo.es2017-esm.js", room)
+    await follows_writes_from_sql(member, people, room)
+    await kill_write_restart(own_server, people)
+    links = member.locator("#joined-rooms li[data-room]").get_by_role("link")
+    await expect(links).to_have_text(["Attic", "Cellar"], timeout=30_000)
+    assert await member.evaluate("document.querySelectorAll('#joined-rooms li').length") == 2
+    # It reconnected from the last frame's cursor, not the render's.
+    cursors = [url.rsplit("cursor=", 1)[1] for url in sockets]
+    assert len(cursors) >= 2 and cursors[-1] != cursors[0]
+
+
+async def kill_write_restart(server: servers.Server, people: dict[str, User]) -> None:
+    """The server dies, a room is added for the member while it is down, and it comes back."""
+    server.process.kill()
+    server.process.wait(10)
+    cellar = await sync(models.ChatRoom.objects.create)(owner=people["owner"], title="Cellar")
+    await sync(sql)(
+        "INSERT INTO chat_chatroom_member_set (chatroom_id, user_id) VALUES (%s, %s)",
+        cellar.id,
+        people["member"].id,
+    )
+    server.process = servers.spawn(server.port, SETTINGS)
+    servers.wait_until_up(server)
+
+
 async def test_an_htmx_page_swaps_the_region_s_frames(
     people: dict[str, User], room: models.ChatRoom, own_server: servers.Server, browser: Browser
 ) -> None:
@@ -98,16 +132,7 @@ async def test_an_htmx_page_swaps_the_region_s_frames(
 
     # The server dies; a write lands meanwhile; htmx reconnects with the last frame's cursor (the
     # page's script), so it gets that write once and nothing it already applied.
-    own_server.process.kill()
-    own_server.process.wait(10)
-    cellar = await sync(models.ChatRoom.objects.create)(owner=people["owner"], title="Cellar")
-    await sync(sql)(
-        "INSERT INTO chat_chatroom_member_set (chatroom_id, user_id) VALUES (%s, %s)",
-        cellar.id,
-        people["member"].id,
-    )
-    own_server.process = servers.spawn(own_server.port, SETTINGS)
-    servers.wait_until_up(own_server)
+    await kill_write_restart(own_server, people)
     links = member.locator("#joined-rooms li[data-room]").get_by_role("link")
     # htmx's own backoff: up to 1 s, then 2 s, 4 s... after each failed attempt.
     await expect(links).to_have_text(["Attic", "Cellar"], timeout=30_000)
