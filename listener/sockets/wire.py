@@ -49,7 +49,10 @@ HTMX_SWAPS = {
     streams.Action.UPDATE: "innerHTML",
     streams.Action.REMOVE: "delete",
 }
-_FIRST_TAG = re.compile(r"\s*<[a-zA-Z][^\s/>]*")
+_FIRST_TAG = re.compile(r"\s*<([a-zA-Z][^\s/>]*)")
+# htmx parses a frame as the content of a <template>, where a table row survives only inside a
+# table part: the parts' carriers are chosen so (htmx inserts a carrier's children, not itself).
+_CARRIERS = {"tr": "tbody", "td": "tr", "th": "tr"}
 
 
 def element(wire: Wire, action: streams.Action, target: str, body: str, cursor: str) -> str | None:
@@ -70,8 +73,13 @@ def element(wire: Wire, action: streams.Action, target: str, body: str, cursor: 
             return body[: found.end()] + swap + body[found.end() :]
         # Text only: htmx would leave a carrier in the page; the target's content is the nearest.
         action = streams.Action.UPDATE
-    swap = "%s:#%s" % (HTMX_SWAPS[action], _css_id(target))
-    return '<div hx-swap-oob="%s">%s</div>' % (html.escape(swap, quote=True), body)
+    swap = html.escape("%s:#%s" % (HTMX_SWAPS[action], _css_id(target)), quote=True)
+    if action is streams.Action.REMOVE:
+        # A <template> changes no parsing mode, so a remove sits beside rows and items alike.
+        return '<template hx-swap-oob="%s"></template>' % swap
+    first = _FIRST_TAG.match(body)
+    carrier = _CARRIERS.get(first[1].lower(), "div") if first is not None else "div"
+    return '<%s hx-swap-oob="%s">%s</%s>' % (carrier, swap, body, carrier)
 
 
 def frame(wire: Wire, parts: list[str], cursor: str) -> str:
@@ -79,7 +87,7 @@ def frame(wire: Wire, parts: list[str], cursor: str) -> str:
     cursor, for a page that resumes from it; htmx swaps it into nothing."""
     if wire is Wire.TURBO:
         return "".join(parts)
-    return '<div hx-swap-oob="none:body" data-cursor="%s"></div>%s' % (cursor, "".join(parts))
+    return '<template hx-swap-oob="none:body" data-cursor="%s"></template>%s' % (cursor, "".join(parts))
 
 
 def _css_id(escaped: str) -> str:

@@ -70,7 +70,7 @@ HTMX = engines["django"].from_string(
   // htmx reconnects to the URL it read first: resume from the last frame's cursor instead.
   let cursor = null;
   document.addEventListener("htmx:wsBeforeMessage", (event) => {
-    const found = /^<div hx-swap-oob="none:body" data-cursor="([^"]+)"/.exec(event.detail.message);
+    const found = /^<template hx-swap-oob="none:body" data-cursor="([^"]+)"/.exec(event.detail.message);
     if (found) cursor = found[1];
   });
   htmx.createWebSocket = (url) =>

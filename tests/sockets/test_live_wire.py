@@ -16,7 +16,7 @@ from tests.conftest import close_code, connect, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CURSOR = re.compile(r'^<div hx-swap-oob="none:body" data-cursor="([^"]+)"></div>')
+CURSOR = re.compile(r'^<template hx-swap-oob="none:body" data-cursor="([^"]+)"></template>')
 
 
 def sql(statement: str, *args: object) -> None:
@@ -56,7 +56,7 @@ async def test_htmx_frames_swap_by_id(people: dict[str, User], room: models.Chat
     text = await page.receive_from(timeout=10)
     third = CURSOR.match(text)
     assert third is not None
-    assert text[third.end() :] == '<div hx-swap-oob="delete:#joined-room-%d"></div>' % den.id
+    assert text[third.end() :] == '<template hx-swap-oob="delete:#joined-room-%d"></template>' % den.id
     await page.disconnect()
 
     # Resuming from the first frame's cursor replays the rest, in htmx's words again.
@@ -89,11 +89,16 @@ def test_each_action_in_htmx_words() -> None:
         streams.Action.AFTER: '<div hx-swap-oob="afterend:#list-1"><p>x</p></div>',
         streams.Action.UPDATE: '<div hx-swap-oob="innerHTML:#list-1"><p>x</p></div>',
         streams.Action.REPLACE: '<p hx-swap-oob="outerHTML:#list-1">x</p>',
-        streams.Action.REMOVE: '<div hx-swap-oob="delete:#list-1"><p>x</p></div>',
+        streams.Action.REMOVE: '<template hx-swap-oob="delete:#list-1"></template>',
         streams.Action.REFRESH: None,  # htmx has no such swap
     }
     assert wire.element(wire.Wire.HTMX, streams.Action.REMOVE, "7.a&amp;b", "", "c") == (
-        '<div hx-swap-oob="delete:#\\37 \\2e a\\26 b"></div>'
+        '<template hx-swap-oob="delete:#\\37 \\2e a\\26 b"></template>'
+    )
+    # A table row's part is a table body, so that the HTML parser keeps the row.
+    row = '<tr id="row-1"><td>x</td></tr>'
+    assert wire.element(wire.Wire.HTMX, streams.Action.APPEND, "rows", row, "c") == (
+        '<tbody hx-swap-oob="beforeend:#rows">%s</tbody>' % row
     )
     # Text alone has no element to carry the swap: it becomes the target's content.
     assert wire.element(wire.Wire.HTMX, streams.Action.REPLACE, "n", "3 rooms", "c") == (
