@@ -110,6 +110,33 @@ async def test_the_topics_own_rules_authorize_the_region(people: dict[str, User]
     assert await close_code(anonymous) == 4401
 
 
+# A second region on the user's topic, for a page that shows both.
+listener.Live(
+    "test-notices",
+    [
+        listener.Stream(
+            "did_alter_room", when={"action": "leave"}, action="remove", target="notice-{room[id]}"
+        )
+    ],
+)
+
+
+async def test_regions_on_one_topic_share_a_socket(people: dict[str, User], room: models.ChatRoom) -> None:
+    """``?live=a,b``: each event's streams of both regions in one frame, in the order named."""
+    member = people["member"]
+    page, connected, _ = await connect("/ws/user/%s?live=home,test-notices" % member.pk, member)
+    assert connected
+    await sync(sql)("DELETE FROM chat_chatroom_member_set WHERE chatroom_id = %s", room.id)
+    assert await streams(page) == [
+        ("remove", "joined-room-%d" % room.id, ""),
+        ("remove", "notice-%d" % room.id, ""),
+    ]
+    await page.disconnect()
+    unknown, connected, _ = await connect("/ws/user/%s?live=home,nowhere" % member.pk, member)
+    assert connected
+    assert await close_code(unknown) == 4404
+
+
 def render_home(user: User) -> tuple[str, str]:
     """The home page as the browser gets it: (its HTML, the region's cursor)."""
     client = Client()
