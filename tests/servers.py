@@ -19,7 +19,8 @@ from listener import connection
 
 def database_url() -> str:
     """A libpq URL for the test database that pytest-django created."""
-    params = conninfo.conninfo_to_dict(connection.django_conninfo())
+    parsed = conninfo.conninfo_to_dict(connection.django_conninfo())
+    params = {key: str(value) for key, value in parsed.items() if value is not None}
     user = urllib.parse.quote(params.pop("user", ""))
     password = urllib.parse.quote(params.pop("password", ""))
     dbname = urllib.parse.quote(params.pop("dbname"))
@@ -36,7 +37,8 @@ def database_url() -> str:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class Server:
