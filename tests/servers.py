@@ -100,6 +100,17 @@ def daphne(
                 server.process.kill()
 
 
+def reused(server: Server) -> Server:
+    """``server``, started once for several tests, for one more test: answering ``/health`` again
+    (200: its listener is connected) after whatever the previous test did to its connections.
+
+    A shared server suits tests that need no fresh process: each test's rows are flushed after it
+    (``transactional_db``) and ids are never reused, so nothing a server holds about an earlier
+    test's users, rooms or sockets names anything of the next one's."""
+    wait_until_up(server)
+    return server
+
+
 def wait_until_up(server: Server, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

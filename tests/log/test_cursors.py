@@ -23,10 +23,27 @@ from tests.pages import Page
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def server(transactional_db):
+@pytest.fixture(scope="module")
+def _daphne(django_db_setup):
+    """One server for the module (tests/servers.py's ``reused`` says why that is safe)."""
     with servers.daphne(1) as running:
         yield running[0]
+
+
+@pytest.fixture
+async def server(_daphne, transactional_db):
+    yield servers.reused(_daphne)
+    await close_pages()
+
+
+# The pages that page_for opened in the running test. The server outlives the test, so the test's
+# end closes them: a socket left open would outlive the test's event loop, reported unclosed.
+_opened: list[Page] = []
+
+
+async def close_pages() -> None:
+    while _opened:
+        await _opened.pop().drop()
 
 
 @pytest.fixture
@@ -60,6 +77,7 @@ def texts(frames: list[dict]) -> list[str]:
 async def page_for(server, people, room, cursor=None) -> Page:
     cookie = await database_sync_to_async(session_cookie)(people["member"])
     page = Page(server.ws, "/ws/room/%d" % room.id, cookie, cursor)
+    _opened.append(page)
     await page.open()
     return page
 
