@@ -29,10 +29,10 @@ class Clients:
             if not share:
                 continue
             mine, theirs = CTX.Pipe()
-            process = CTX.Process(target=wsclient.client_main, args=(theirs, port, path, share), daemon=True)
-            process.start()
+            child = CTX.Process(target=wsclient.client_main, args=(theirs, port, path, share), daemon=True)
+            child.start()
             self.pipes.append(mine)
-            self.processes.append(process)
+            self.processes.append(child)
         self.opened = 0
         self.failed = 0
         for pipe, process in zip(self.pipes, self.processes, strict=True):

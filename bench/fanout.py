@@ -40,7 +40,7 @@ def fan_out_round(
     latencies.sort()
     span = committed[-1] - committed[0] if count > 1 else 1.0
     achieved = (count - 1) / span if span > 0 else rate
-    result = {
+    result: dict[str, Any] = {
         "subscribers": subscribers,
         "events": count,
         "rate_target": rate,

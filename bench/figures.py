@@ -46,6 +46,7 @@ class Figure:
 
 
 def _stage(run: dict[str, Any], design: str, subscribers: int) -> dict[str, Any] | None:
+    stage: dict[str, Any]
     for stage in run["fanout"]:
         if stage["design"] == design and stage["subscribers"] == subscribers:
             return stage
@@ -64,7 +65,8 @@ def _get(stage: dict[str, Any] | None, *path: str) -> float | None:
         if value is None:
             return None
         value = value.get(key)
-    return value
+    found: float | None = value
+    return found
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -112,8 +114,8 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     for r in runs:
         for design in best:
             values = [_get(s, "best", "deliveries_per_s") for s in r["fanout"] if s["design"] == design]
-            values = [v for v in values if v is not None]
-            best[design].append(max(values) if values else None)
+            present = [v for v in values if v is not None]
+            best[design].append(max(present) if present else None)
     out["deliveries"] = {d: Figure(v) for d, v in best.items()}
     quiet = [s for r in runs for s in r["fanout"] if s["design"] == "ours_quiet"]
     if quiet:

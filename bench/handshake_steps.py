@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections.abc
 import os
 import statistics
 import time
@@ -33,7 +34,7 @@ def _instrument() -> None:
         connection.execute_wrappers.append(_count_statement)
 
     signals.connection_created.connect(wrap, weak=False)
-    original = sync.SyncToAsync.thread_handler
+    original: collections.abc.Callable[..., Any] = sync.SyncToAsync.thread_handler
 
     def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
         COUNTS["hops"] += 1

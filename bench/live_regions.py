@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from tests import servers, throwaway_postgres
 
@@ -69,7 +70,7 @@ async def open_page(port: int, user_id: int, cookie: str, live: bool) -> ClientC
     path = "/ws/user/%d%s" % (user_id, "?live=home" if live else "")
     return await connect(
         "ws://127.0.0.1:%d%s" % (port, path),
-        origin="http://127.0.0.1:%d" % port,
+        origin=Origin("http://127.0.0.1:%d" % port),
         additional_headers={"Cookie": cookie},
         proxy=None,
         max_size=None,

@@ -177,7 +177,9 @@ def one_run(url: str, fixtures: dict[str, Any], args: argparse.Namespace) -> dic
     try:
         fast = {**env, "DJANGO_SETTINGS_MODULE": "bench.waker_settings"}
         fast.update(REALTIME_WAKER_INTERVAL="0.001", REALTIME_WAKER_BUSY_INTERVAL="0.001")
-        with servers.daphne(2, fast) if "freeze" in args.phases else contextlib.nullcontext([]) as pair:
+        running: contextlib.AbstractContextManager[list[servers.Server]]
+        running = servers.daphne(2, fast) if "freeze" in args.phases else contextlib.nullcontext([])
+        with running as pair:
             if pair:
                 leader, standby = elect(pair)
                 result["live"] = asyncio.run(latencies(standby, fixtures, writer, args.events, "live"))

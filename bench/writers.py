@@ -117,7 +117,11 @@ def throughput_main(
 
     def sql(conn: psycopg.Connection[Any], table: str) -> Callable[[int], None]:
         statement = INSERT % table
-        return lambda seq: conn.execute(statement, (room_id, sender_id, text(seq)), prepare=True) and None
+
+        def insert(seq: int) -> None:
+            conn.execute(statement, (room_id, sender_id, text(seq)), prepare=True)
+
+        return insert
 
     def orm() -> Callable[[int], None]:
         def write(seq: int) -> None:

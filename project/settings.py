@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
@@ -100,8 +101,9 @@ if os.environ.get("DJANGO_TEST_DATABASE"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DJANGO_TEST_DATABASE"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The only channel layer: in-process fan-out, Postgres as the bus between processes.
-CHANNEL_LAYERS = {"default": {"BACKEND": "listener.layer.PostgresChannelLayer"}}
+# The only channel layer: in-process fan-out, Postgres as the bus between processes. Typed as
+# Channels reads it, so a settings module that imports this one may give a layer its CONFIG.
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {"default": {"BACKEND": "listener.layer.PostgresChannelLayer"}}
 
 # The listener's own connection. Point it past any transaction-pooling proxy (PgBouncer in
 # transaction mode drops LISTEN silently); unset, the default database's settings are used.

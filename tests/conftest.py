@@ -76,7 +76,7 @@ def session_cookie(user: User) -> bytes:
 
 async def connect(
     path: str, user: User | None = None, cursor: str | None = None, headers: list[Any] | None = None
-) -> tuple[WebsocketCommunicator, bool, int | None]:
+) -> tuple[WebsocketCommunicator, bool, int | str | None]:
     """Open a socket as a browser page would: same-site Origin, the user's session cookie."""
     if cursor is not None:
         path = "%s?cursor=%s" % (path, cursor)
@@ -99,7 +99,8 @@ async def close_code(communicator: WebsocketCommunicator, timeout: float = 10) -
     while True:
         message = await communicator.receive_output(timeout=timeout)
         if message["type"] == "websocket.close":
-            return message.get("code", 1000)
+            code: int = message.get("code", 1000)
+            return code
 
 
 def sync(fn: collections.abc.Callable[..., Any]) -> collections.abc.Callable[..., Any]:

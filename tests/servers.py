@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -19,7 +20,8 @@ from listener import connection
 
 def database_url() -> str:
     """A libpq URL for the test database that pytest-django created."""
-    params = conninfo.conninfo_to_dict(connection.django_conninfo())
+    parsed = conninfo.conninfo_to_dict(connection.django_conninfo())
+    params = {key: str(value) for key, value in parsed.items() if value is not None}
     user = urllib.parse.quote(params.pop("user", ""))
     password = urllib.parse.quote(params.pop("password", ""))
     dbname = urllib.parse.quote(params.pop("dbname"))
@@ -36,7 +38,8 @@ def database_url() -> str:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class Server:
@@ -96,6 +99,27 @@ def daphne(
                 server.process.wait(10)
             except subprocess.TimeoutExpired:
                 server.process.kill()
+
+
+def reused(server: Server, timeout: float = 30) -> Server:
+    """``server``, started once for several tests, for one more test, once it has recovered from
+    whatever the previous test did to its connections: ``/health`` answers 200 (its listener is
+    connected) and its waker has settled (leading, or standing by for another's), so writes wake
+    it at once rather than at the next safety poll.
+
+    A shared server suits tests that need no fresh process: each test's rows are flushed after it
+    (``transactional_db``) and ids are never reused, so nothing a server holds about an earlier
+    test's users, rooms or sockets names anything of the next one's."""
+    deadline = time.monotonic() + timeout
+    while True:
+        wait_until_up(server, max(deadline - time.monotonic(), 1))
+        with urllib.request.urlopen(server.http + "/health", timeout=2) as response:
+            waker = json.loads(response.read()).get("waker", {}).get("state", "leading")
+        if waker in {"leading", "standby"}:
+            return server
+        if time.monotonic() > deadline:
+            raise RuntimeError("the waker of daphne on port %d is still %s" % (server.port, waker))
+        time.sleep(0.1)
 
 
 def wait_until_up(server: Server, timeout: float = 30) -> None:

@@ -18,7 +18,7 @@ class ChatRoomConsumer(WebsocketConsumer):
 
     def connect(self) -> None:
         user = self.scope["user"]
-        if user.is_anonymous:
+        if user is None or user.is_anonymous:
             self.accept()
             self.close(code=4401)
             return

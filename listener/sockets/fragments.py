@@ -1,9 +1,10 @@
-"""A live region's socket sends Turbo Stream elements where JSON pages get the event's frame.
+"""A live region's socket sends HTML where JSON pages get the event's frame.
 
 The swap happens at the socket's send: the consumer decides, replays and orders exactly as for
 JSON pages, and each event frame it lets through becomes the HTML of the streams that apply.
 Each stream is rendered once per event and variant in this process, however many sockets take
-it: the first socket starts the render and the others wait for the same result.
+it: the first socket starts the render and the others wait for the same result; how the
+rendering is written (Turbo Stream elements, htmx swaps) is ``listener.sockets.wire``'s.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.template import loader
 
 from listener import metrics
 from listener.log import events, rendering
-from listener.sockets import outbox, streams
+from listener.sockets import outbox, streams, wire
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +31,9 @@ CACHE_SIZE = 4096
 QUERY_KEY = "live"
 
 Key = tuple[str, int, int, collections.abc.Hashable]
-# Per stream, event and variant: the rendered element (after its opening tag).
+# Per stream, event and variant: the rendered template ("" for a stream without one).
 _cache: collections.OrderedDict[Key, asyncio.Future[str | None]] = collections.OrderedDict()
-# Per region, event, cursor and choice of variants: the whole frame, as subscribers get it.
+# Per region, wire, event, cursor and choice of variants: the whole frame, as subscribers get it.
 _frames: collections.OrderedDict[Any, asyncio.Future[str | None]] = collections.OrderedDict()
 # Per region and event: the streams that apply, with the event's payload.
 _streams: collections.OrderedDict[Any, Any] = collections.OrderedDict()
@@ -40,27 +41,37 @@ _loop: asyncio.AbstractEventLoop | None = None
 
 
 def requested(scope: collections.abc.Mapping[str, Any]) -> str | None:
-    """The ``?live=`` name a socket asks for, or None for a JSON socket."""
+    """The ``?live=`` a socket asks for, or None for a JSON socket."""
     query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
     values = query.get(QUERY_KEY)
     return values[0] if values and values[0] else None
+
+
+def regions(value: str) -> list[streams.Live] | None:
+    """The regions ``?live=`` names, comma-separated (regions of one page on one topic share a
+    socket), or None when one of them is not declared."""
+    found = [streams.named(name) for name in dict.fromkeys(value.split(","))]
+    return None if None in found else typing.cast(list[streams.Live], found)
 
 
 def sender(scope: collections.abc.Mapping[str, Any], user_id: Any, base_send: Any) -> outbox.Send:
     """How a socket sends its frames after the handshake: the server's own send (``RAW_SEND``,
     or the consumer's) for a JSON socket; for a live region's, one that swaps frames for HTML."""
     send = typing.cast(outbox.Send, scope.get(outbox.RAW_SEND, base_send))
-    name = requested(scope)
-    live = streams.named(name) if name is not None else None
-    if live is None:
+    value = requested(scope)
+    lives = regions(value) if value is not None else None
+    # The handshake refused a name or wire we do not have.
+    written = wire.requested(scope)
+    if lives is None or written is None:
         return send
 
     async def send_live(message: dict[str, Any]) -> None:
         text = message.get("text")
         if message["type"] == "websocket.send" and isinstance(text, events.Frame):
-            rendered = await html_for(live, text, user_id)
-            if rendered is None:
-                return  # nothing on this region changes; a resume replays it, to no effect
+            parts = [await html_for(live, text, user_id, written) for live in lives]
+            rendered = "".join(part for part in parts if part is not None)
+            if not rendered:
+                return  # nothing on these regions changes; a resume replays it, to no effect
             message = {"type": "websocket.send", "text": rendered}
         await send(message)
 
@@ -69,18 +80,20 @@ def sender(scope: collections.abc.Mapping[str, Any], user_id: Any, base_send: An
     return send_live
 
 
-async def html_for(live: streams.Live, frame: events.Frame, user_id: Any) -> str | None:
-    """The Turbo Stream elements ``frame``'s event makes for this subscriber, or None.
+async def html_for(
+    live: streams.Live, frame: events.Frame, user_id: Any, written: wire.Wire = wire.Wire.TURBO
+) -> str | None:
+    """The HTML ``frame``'s event makes for this subscriber, written for ``written``, or None.
 
     Per subscriber this only picks its variants: the frame for a choice of variants is made once
     and, once made, handed out without waiting.
     """
     applicable = _applicable(live, frame)
     picks = tuple(stream.variant(payload, user_id) for _, stream, payload in applicable)
-    key = (live.name, frame.event_id, frame.cursor, picks)
+    key = (live.name, written, frame.event_id, frame.cursor, picks)
     found = _frames.get(key)
     if found is None:
-        found = asyncio.ensure_future(_compose(live, frame, applicable, picks))
+        found = asyncio.ensure_future(_compose(live, frame, applicable, picks, written))
         _remember(_frames, key, found)
     if found.done():
         return found.result()
@@ -93,16 +106,20 @@ async def _compose(
     frame: events.Frame,
     applicable: list[tuple[int, streams.Stream, dict[str, Any]]],
     picks: tuple[collections.abc.Hashable | None, ...],
+    written: wire.Wire,
 ) -> str | None:
     parts = []
     for (index, stream, payload), variant in zip(applicable, picks, strict=True):
         if variant is None:
             continue
-        element = await _rendered((live.name, frame.event_id, index, variant), stream, payload, variant)
-        if element is not None:
-            # The cursor goes on every element: a page may apply any of them alone.
-            parts.append('<turbo-stream data-cursor="%s" %s' % (frame.cursor, element))
-    return "".join(parts) or None
+        body = await _rendered((live.name, frame.event_id, index, variant), stream, payload, variant)
+        if body is None:
+            continue
+        action = streams.Action(stream.action)
+        part = wire.element(written, action, stream.target_for(payload), body, frame.cursor)
+        if part is not None:
+            parts.append(part)
+    return wire.frame(written, parts, frame.cursor) if parts else None
 
 
 def _applicable(live: streams.Live, frame: events.Frame) -> list[tuple[int, streams.Stream, dict[str, Any]]]:
@@ -148,10 +165,9 @@ async def _rendered(
 async def _render(
     stream: streams.Stream, payload: dict[str, Any], variant: collections.abc.Hashable
 ) -> str | None:
-    """The element after its opening ``<turbo-stream ``; None when there is nothing to send."""
-    opening = 'action="%s" target="%s">' % (stream.action, stream.target_for(payload))
+    """The stream's rendered template ("" for one without); None when there is nothing to send."""
     if stream.action in streams.BARE:
-        return opening + "</turbo-stream>"
+        return ""
     try:
         body = await database_sync_to_async(_template_html)(stream, payload, variant)
     except Exception:
@@ -160,9 +176,7 @@ async def _render(
             "live stream %s %s on %s failed to render; not sent", stream.event, stream.action, stream.target
         )
         return None
-    if body is None:
-        return None
-    return "%s<template>%s</template></turbo-stream>" % (opening, body)
+    return body
 
 
 def _template_html(

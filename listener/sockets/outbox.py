@@ -98,7 +98,17 @@ def transport_backlog(send: Send) -> int | None:
     backpressure is fixed, this is the one place that reads its internals.) A send that wraps
     another (a live region's) names it as ``__wrapped__``.
     """
-    send = getattr(send, "__wrapped__", send)
+    return _server_backlog(server_send(send))
+
+
+def server_send(send: Send) -> Send:
+    """The server's own send under ``send``: itself, or what a live region's send wraps."""
+    found: Send = getattr(send, "__wrapped__", send)
+    return found
+
+
+def _server_backlog(send: Send) -> int | None:
+    """``transport_backlog`` of a send known to be the server's own (no wrapper to look through)."""
     if not isinstance(send, functools.partial) or not send.args:
         return None
     transport = getattr(send.args[0], "transport", None)
@@ -129,6 +139,9 @@ class Outbox:
         self.held: list[events.LogEvent] = []
         self.closing: decisions.Close | None = None
         self.send: Send | None = None
+        # The server's own send under ``send``, found once per socket rather than on every push:
+        # what the slow rule reads (a JSON socket's send is the server's already).
+        self._server_send: Send | None = None
         self._on_fail = on_fail
         # The writer's wait for frames, while it waits: a bare future (an Event would keep a
         # deque of waiters per socket, about 0.7 KB each for thousands of idle sockets).
@@ -144,7 +157,7 @@ class Outbox:
 
     def unread(self) -> int:
         count = len(self.frames) + len(self.held)
-        held = transport_backlog(self.send) if self.send is not None else None
+        held = _server_backlog(self._server_send) if self._server_send is not None else None
         if held and self._frames_sent:
             count += held * self._frames_sent // max(self._bytes_sent, 1)
         return count
@@ -215,9 +228,14 @@ class Outbox:
 
     # Writing ------------------------------------------------------------------------------
 
+    def _use(self, send: Send) -> None:
+        if send is not self.send:
+            self.send = send
+            self._server_send = server_send(send)
+
     async def write(self, send: Send) -> decisions.Close:
         """Send queued frames as they come, until a close is asked for; return that close."""
-        self.send = send
+        self._use(send)
         while True:
             if not self.frames and self.closing is None:
                 self._waiter = asyncio.get_running_loop().create_future()
@@ -241,7 +259,7 @@ class Outbox:
 
     async def send_now(self, send: Send, frames: list[str]) -> None:
         """Hand replayed frames to the transport, then wait until it has room for more."""
-        self.send = send
+        self._use(send)
         for frame in frames:
             await send_frame(send, frame, self.label)
             self._bytes_sent += len(frame)

@@ -45,10 +45,17 @@ def _static_files() -> None:
     management.call_command("collectstatic", interactive=False, verbosity=0)
 
 
-@pytest.fixture
-def server(transactional_db: None, _static_files: None) -> collections.abc.Iterator[servers.Server]:
+@pytest.fixture(scope="package")
+def _daphne(django_db_setup: None, _static_files: None) -> collections.abc.Iterator[servers.Server]:
+    """One server for the browser tests that take the default one (tests/servers.py's ``reused``
+    says why that is safe); ``restart`` replaces its process in place."""
     with servers.daphne(1, extra_env={"PGAPPNAME": SERVER_APP_NAME}) as (one,):
         yield one
+
+
+@pytest.fixture
+def server(_daphne: servers.Server, transactional_db: None) -> servers.Server:
+    return servers.reused(_daphne)
 
 
 @pytest.fixture

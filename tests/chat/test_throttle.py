@@ -67,10 +67,17 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-@pytest.fixture
-def server(transactional_db: None) -> collections.abc.Iterator[servers.Server]:
+@pytest.fixture(scope="module")
+def _daphne(django_db_setup: None) -> collections.abc.Iterator[servers.Server]:
+    """One server for the module: limits count in the database, per address, and each test
+    claims addresses of its own (tests/servers.py's ``reused``)."""
     with servers.daphne(1, command=PROXY_DAPHNE) as (started,):
         yield started
+
+
+@pytest.fixture
+def server(_daphne: servers.Server, transactional_db: None) -> servers.Server:
+    return servers.reused(_daphne)
 
 
 def _retry_after(headers: dict[str, str]) -> int:

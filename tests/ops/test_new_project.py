@@ -13,6 +13,8 @@ live region, and its socket sends the Turbo Stream elements that move the card.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import json
 import os
 import pathlib
@@ -20,6 +22,7 @@ import re
 import subprocess
 import sys
 import time
+import typing
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -197,45 +200,91 @@ def get(server: str, path: str, cookie: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
-async def test_the_tutorial_board_moves_a_card_live(project: pathlib.Path, server: str) -> None:
-    ann_id, ann_cookie = login(project, "ann")
-    _, bob_cookie = login(project, "bob")
+@dataclasses.dataclass
+class Board:
+    """A new user's board on the tutorial's project, and one of its pages as that user saw it."""
+
+    project: pathlib.Path
+    id: int
+    cookie: str
+    page: str
+    cursor: str
+
+    def add_card(self, title: str) -> str:
+        """A card created by the ORM, as the page's cursor has not seen it: its id."""
+        return shell(
+            self.project,
+            "from kanban.models import Card; print(Card.objects.create(board_id=%d, title=%r).pk)"
+            % (self.id, title),
+        ).splitlines()[-1]
+
+    def move_by_sql(self, card_id: str, lane: str) -> None:
+        with psycopg.connect(conninfo.make_conninfo(connection.django_conninfo(), dbname=DATABASE)) as conn:
+            conn.execute("UPDATE kanban_card SET lane = %s WHERE id = %s", [lane, int(card_id)])
+
+
+_owners = itertools.count(1)
+
+
+class Step(typing.NamedTuple):
+    """One of the tutorial's board pages: where it is, how it carries its cursor, the script it loads."""
+
+    path: str
+    cursor: str  # a pattern whose group is the cursor
+    script: str
+    script_says: str
+
+
+JSON_STEP = Step("/boards/%d/", r'data-cursor="([^"]+)"', "realtime.js", "export function subscribe")
+LIVE_STEP = Step(
+    "/boards/%d/live/",
+    r'data-live="board" data-socket="/ws/boards/\d+" data-cursor="([^"]+)"',
+    "live.js",
+    "renderStreamMessage",
+)
+
+
+@pytest.fixture
+def board(request: pytest.FixtureRequest, project: pathlib.Path, server: str) -> Board:
+    """The set-up both socket steps share: a new user, their board, and the board's page of the
+    test's ``Step``, rendered with the cursor a socket resumes from and loading the library's script."""
+    path, cursor_pattern, script, script_says = request.param
+    owner_id, cookie = login(project, "owner%d" % next(_owners))
     board_id = int(
         shell(
             project,
             "from kanban.models import Board; print(Board.objects.create(title='Launch', owner_id=%d).pk)"
-            % ann_id,
+            % owner_id,
         ).splitlines()[-1]
     )
-
-    status, page = get(server, "/boards/%d/" % board_id, ann_cookie)
-    cursor = re.search(r'data-cursor="([^"]+)"', page)
+    status, page = get(server, path % board_id, cookie)
+    cursor = re.search(cursor_pattern, page)
     assert status == 200 and cursor, page[:2000]
-    assert "listener/realtime.js" in page
-    status, script = get(server, "/static/listener/realtime.js", ann_cookie)
-    assert status == 200 and "export function subscribe" in script
+    assert "listener/" + script in page
+    status, text = get(server, "/static/listener/" + script, cookie)
+    assert status == 200 and script_says in text
+    return Board(project, board_id, cookie, page, cursor.group(1))
 
-    async with await open_socket(server, "/ws/boards/%d" % board_id, bob_cookie) as refused:
+
+@pytest.mark.parametrize("board", [JSON_STEP], indirect=True, ids=["json"])
+async def test_the_tutorial_board_moves_a_card_live(project: pathlib.Path, server: str, board: Board) -> None:
+    _, bob_cookie = login(project, "bob")
+    async with await open_socket(server, "/ws/boards/%d" % board.id, bob_cookie) as refused:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(refused.recv(), 20)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
     # The card is created before the socket opens: the cursor from the page brings it.
-    card_id = shell(
-        project,
-        "from kanban.models import Card; print(Card.objects.create(board_id=%d, title='Write the manual').pk)"
-        % board_id,
-    ).splitlines()[-1]
-    path = "/ws/boards/%d?cursor=%s" % (board_id, urllib.parse.quote(cursor.group(1)))
-    async with await open_socket(server, path, ann_cookie) as socket:
+    card_id = board.add_card("Write the manual")
+    path = "/ws/boards/%d?cursor=%s" % (board.id, urllib.parse.quote(board.cursor))
+    async with await open_socket(server, path, board.cookie) as socket:
         created = await next_frame(socket)
         shell(
             project,
             "from kanban.models import Card; Card.objects.filter(pk=%s).update(lane='doing')" % card_id,
         )
         by_update = await next_frame(socket)
-        with psycopg.connect(conninfo.make_conninfo(connection.django_conninfo(), dbname=DATABASE)) as conn:
-            conn.execute("UPDATE kanban_card SET lane = 'done' WHERE id = %s", [int(card_id)])
+        board.move_by_sql(card_id, "done")
         by_sql = await next_frame(socket)
 
     frames = (created, by_update, by_sql)
@@ -249,35 +298,19 @@ async def test_the_tutorial_board_moves_a_card_live(project: pathlib.Path, serve
     assert all(isinstance(f["cursor"], str) and f["cursor"] for f in frames)
 
 
+@pytest.mark.parametrize("board", [LIVE_STEP], indirect=True, ids=["live"])
 async def test_the_tutorial_live_board_moves_a_card_with_no_script_of_its_own(
-    project: pathlib.Path, server: str
+    server: str, board: Board
 ) -> None:
-    owner_id, cookie = login(project, "cat")
-    board_id = int(
-        shell(
-            project,
-            "from kanban.models import Board; print(Board.objects.create(title='Live', owner_id=%d).pk)"
-            % owner_id,
-        ).splitlines()[-1]
-    )
-    status, page = get(server, "/boards/%d/live/" % board_id, cookie)
-    region = re.search(r'data-live="board" data-socket="(/ws/boards/\d+)" data-cursor="([^"]+)"', page)
-    assert status == 200 and region, page[:2000]
-    assert "listener/live.js" in page and '<script type="module">' not in page
-    status, script = get(server, "/static/listener/live.js", cookie)
-    assert status == 200 and "renderStreamMessage" in script
+    assert '<script type="module">' not in board.page
+    assert 'data-live="board" data-socket="/ws/boards/%d"' % board.id in board.page
 
     # Created between the render and the socket: the region's cursor brings it, once.
-    card_id = shell(
-        project,
-        "from kanban.models import Card; print(Card.objects.create(board_id=%d, title='Go live').pk)"
-        % board_id,
-    ).splitlines()[-1]
-    path = "%s?live=board&cursor=%s" % (region.group(1), urllib.parse.quote(region.group(2)))
-    async with await open_socket(server, path, cookie) as socket:
+    card_id = board.add_card("Go live")
+    path = "/ws/boards/%d?live=board&cursor=%s" % (board.id, urllib.parse.quote(board.cursor))
+    async with await open_socket(server, path, board.cookie) as socket:
         created = await asyncio.wait_for(socket.recv(), 20)
-        with psycopg.connect(conninfo.make_conninfo(connection.django_conninfo(), dbname=DATABASE)) as conn:
-            conn.execute("UPDATE kanban_card SET lane = 'done' WHERE id = %s", [int(card_id)])
+        board.move_by_sql(card_id, "done")
         moved = await asyncio.wait_for(socket.recv(), 20)
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(socket.recv(), 0.5)

@@ -110,6 +110,33 @@ async def test_the_topics_own_rules_authorize_the_region(people: dict[str, User]
     assert await close_code(anonymous) == 4401
 
 
+# A second region on the user's topic, for a page that shows both.
+listener.Live(
+    "test-notices",
+    [
+        listener.Stream(
+            "did_alter_room", when={"action": "leave"}, action="remove", target="notice-{room[id]}"
+        )
+    ],
+)
+
+
+async def test_regions_on_one_topic_share_a_socket(people: dict[str, User], room: models.ChatRoom) -> None:
+    """``?live=a,b``: each event's streams of both regions in one frame, in the order named."""
+    member = people["member"]
+    page, connected, _ = await connect("/ws/user/%s?live=home,test-notices" % member.pk, member)
+    assert connected
+    await sync(sql)("DELETE FROM chat_chatroom_member_set WHERE chatroom_id = %s", room.id)
+    assert await streams(page) == [
+        ("remove", "joined-room-%d" % room.id, ""),
+        ("remove", "notice-%d" % room.id, ""),
+    ]
+    await page.disconnect()
+    unknown, connected, _ = await connect("/ws/user/%s?live=home,nowhere" % member.pk, member)
+    assert connected
+    assert await close_code(unknown) == 4404
+
+
 def render_home(user: User) -> tuple[str, str]:
     """The home page as the browser gets it: (its HTML, the region's cursor)."""
     client = Client()
@@ -197,21 +224,36 @@ async def test_a_refresh_stream_sends_a_bare_element_without_rendering(
     await page.disconnect()
 
 
+class _Transport:
+    """What daphne's TCP transport tells of its buffer: 95 bytes not yet written."""
+
+    dataBuffer = b"x" * 100
+    offset = 10
+    _tempDataLen = 5
+
+
+class _Protocol:
+    transport = _Transport()
+
+
+async def _handle_reply(protocol: _Protocol, message: dict[str, Any]) -> None:
+    pass
+
+
 def test_a_regions_send_still_shows_daphnes_backlog() -> None:
     """The slow rule reads what daphne buffers through the region's send as through the server's."""
-
-    class Transport:
-        dataBuffer = b"x" * 100
-        offset = 10
-        _tempDataLen = 5
-
-    class Protocol:
-        transport = Transport()
-
-    async def handle_reply(protocol: Protocol, message: dict[str, Any]) -> None:
-        pass
-
-    server_send = functools.partial(handle_reply, Protocol())
+    server_send = functools.partial(_handle_reply, _Protocol())
     region_send = fragments.sender({"query_string": b"live=home"}, 1, server_send)
     assert region_send is not server_send
     assert outbox.transport_backlog(region_send) == outbox.transport_backlog(server_send) == 95
+
+
+@pytest.mark.parametrize("live", [False, True], ids=["json", "region"])
+async def test_the_slow_rule_counts_daphnes_backlog_behind_either_send(live: bool) -> None:
+    """An outbox counts what daphne still holds as unread frames, whichever send it writes through."""
+    server_send = functools.partial(_handle_reply, _Protocol())
+    send = fragments.sender({"query_string": b"live=home" if live else b""}, 1, server_send)
+    assert (send is not server_send) == live
+    box = outbox.Outbox("test", lambda close: None)
+    await box.send_now(send, ["x" * 19])  # one frame of 19 characters sent: 95 bytes are 5 frames
+    assert box.unread() == 5
