@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
 import socket
 import subprocess
 import sys
@@ -35,7 +36,15 @@ SETTINGS = {
 class Server:
     """One ASGI server process serving one design."""
 
-    def __init__(self, design: str, config: Config) -> None:
+    def __init__(
+        self,
+        design: str,
+        config: Config,
+        root: pathlib.Path = ROOT,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        # ``root`` and ``extra_env`` serve another checkout of the project (an earlier version,
+        # measured side by side) or today's with a setting changed.
         self.design = design
         self.port = free_port()
         env = dict(
@@ -47,6 +56,7 @@ class Server:
             BENCH_REDIS_PREFIX=config.redis_prefix,
             PYTHONDONTWRITEBYTECODE="1",
         )
+        env.update(extra_env or {})
         if config.server == "uvicorn":
             command = [
                 "-m",
@@ -65,7 +75,7 @@ class Server:
         else:
             command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), APPS[design]]
         self.process = subprocess.Popen(
-            [sys.executable, *command], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=None
+            [sys.executable, *command], env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=None
         )
         self._wait_up()
 

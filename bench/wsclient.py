@@ -20,6 +20,7 @@ from typing import Any
 
 # The writer's message text starts with "s<sequence>:".
 SEQUENCE = re.compile(rb'"s(\d+):')
+PRESENCE = b'"did_alter_presence"'
 CONNECT_CONCURRENCY = 64
 
 
@@ -31,6 +32,7 @@ class Recorder:
         self.times = array.array("d")
         self.closes: collections.Counter[int] = collections.Counter()
         self.frames = 0
+        self.presence = 0
 
     def take(self) -> tuple[bytes, bytes, dict[int, int]]:
         taken = (self.seqs.tobytes(), self.times.tobytes(), dict(self.closes))
@@ -51,6 +53,7 @@ class Socket(asyncio.Protocol):
         self.upgraded = False
         self.keep_frames = keep_frames
         self.frames: list[bytes] = []
+        self.presence = 0
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -99,6 +102,9 @@ class Socket(asyncio.Protocol):
             offset = start + length
             if opcode == 1:
                 self.recorder.frames += 1
+                if PRESENCE in payload:
+                    self.recorder.presence += 1
+                    self.presence += 1
                 found = SEQUENCE.search(payload)
                 if found is not None:
                     self.recorder.seqs.append(int(found.group(1)))
@@ -182,6 +188,8 @@ async def _client(
         command: Any = await loop.run_in_executor(None, conn.recv)
         if command == "count":
             conn.send((len(recorder.seqs), sum(recorder.closes.values())))
+        elif command == "frames":
+            conn.send((recorder.frames, recorder.presence, max((s.presence for s in sockets), default=0)))
         elif command == "dump":
             conn.send(recorder.take())
         elif command == "stop":
