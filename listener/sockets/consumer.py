@@ -69,7 +69,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         revoked = revocation.decide(self, event)
         if revoked is not None:
             return revoked
-        if self.topic not in event.topics:
+        if not event.on(self.topic):
             # Events reach a socket on its user and session groups only to end its access.
             return Verdict.SKIP
         rechecked = recheck.decide(self, event)
