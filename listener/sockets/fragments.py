@@ -1,7 +1,8 @@
 """A live region's socket sends Turbo Stream elements where JSON pages get the event's frame.
 
-The swap happens at the socket's send: the consumer decides, replays and orders exactly as for
-JSON pages, and each event frame it lets through becomes the HTML of the streams that apply.
+The swap happens in the socket's outbox (``listener.sockets.region_outbox``): the consumer
+decides, replays and orders exactly as for JSON pages, and each event frame it lets through
+becomes the HTML of the streams that apply.
 Each stream is rendered once per event and variant in this process, however many sockets take
 it: the first socket starts the render and the others wait for the same result.
 """
@@ -11,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import collections.abc
+import functools
 import logging
-import typing
 import urllib.parse
 from typing import Any
 
@@ -21,7 +22,7 @@ from django.template import loader
 
 from listener import metrics
 from listener.log import events, rendering
-from listener.sockets import outbox, streams
+from listener.sockets import outbox, region_outbox, streams
 
 logger = logging.getLogger(__name__)
 
@@ -46,34 +47,24 @@ def requested(scope: collections.abc.Mapping[str, Any]) -> str | None:
     return values[0] if values and values[0] else None
 
 
-def sender(scope: collections.abc.Mapping[str, Any], user_id: Any, base_send: Any) -> outbox.Send:
-    """How a socket sends its frames after the handshake: the server's own send (``RAW_SEND``,
-    or the consumer's) for a JSON socket; for a live region's, one that swaps frames for HTML."""
-    send = typing.cast(outbox.Send, scope.get(outbox.RAW_SEND, base_send))
+def outbox_for(scope: collections.abc.Mapping[str, Any], user_id: Any, box: outbox.Outbox) -> outbox.Outbox:
+    """The outbox of a socket that passed its handshake: ``box`` for a JSON socket; for a live
+    region's, one that turns event frames into the region's HTML."""
     name = requested(scope)
     live = streams.named(name) if name is not None else None
     if live is None:
-        return send
-
-    async def send_live(message: dict[str, Any]) -> None:
-        text = message.get("text")
-        if message["type"] == "websocket.send" and isinstance(text, events.Frame):
-            rendered = await html_for(live, text, user_id)
-            if rendered is None:
-                return  # nothing on this region changes; a resume replays it, to no effect
-            message = {"type": "websocket.send", "text": rendered}
-        await send(message)
-
-    # The outbox reads the server's backlog through it (outbox.transport_backlog).
-    send_live.__wrapped__ = send  # type: ignore[attr-defined]
-    return send_live
+        return box
+    return region_outbox.RegionOutbox(
+        box.label, box.on_fail, functools.partial(prepared, live, user_id=user_id)
+    )
 
 
-async def html_for(live: streams.Live, frame: events.Frame, user_id: Any) -> str | None:
-    """The Turbo Stream elements ``frame``'s event makes for this subscriber, or None.
+def prepared(live: streams.Live, frame: events.Frame, user_id: Any) -> asyncio.Future[str | None]:
+    """The Turbo Stream elements ``frame``'s event makes for this subscriber (None: nothing).
 
-    Per subscriber this only picks its variants: the frame for a choice of variants is made once
-    and, once made, handed out without waiting.
+    Per subscriber this only picks its variants, without awaiting anything: the frame for a
+    choice of variants is one future, made once and shared by every socket that made the same
+    choice, whose outboxes send it when it is done.
     """
     applicable = _applicable(live, frame)
     picks = tuple(stream.variant(payload, user_id) for _, stream, payload in applicable)
@@ -82,10 +73,7 @@ async def html_for(live: streams.Live, frame: events.Frame, user_id: Any) -> str
     if found is None:
         found = asyncio.ensure_future(_compose(live, frame, applicable, picks))
         _remember(_frames, key, found)
-    if found.done():
-        return found.result()
-    # Shielded: a socket that closes mid-render must not cancel it for the others.
-    return await asyncio.shield(found)
+    return found
 
 
 async def _compose(

@@ -110,6 +110,8 @@ function follow(region) {
     cursor: region.dataset.cursor,
     parse,
     handlers: {
+      // Events that changed nothing here: the frame only moves the cursor a reconnect resumes from.
+      cursor() {},
       turbo_stream(kwargs, frame) {
         for (const stream of frame.streams) {
           try {
