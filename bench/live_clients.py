@@ -19,6 +19,7 @@ import re
 import time
 from typing import Any
 
+import psutil
 from websockets.asyncio.client import ClientConnection, connect
 
 TITLE = re.compile(r"bench-(\d+)")
@@ -64,6 +65,7 @@ class Page:
         # Title number -> when this page first showed it.
         self.shown: dict[int, float] = {}
         self.fetches = 0
+        self.failed_fetches = 0
         self.frames = 0
         self._refresh: asyncio.Task[None] | None = None
 
@@ -93,7 +95,12 @@ class Page:
         # Past the debounce, the fetch is not cancelled by a later frame (live.js's neither).
         self._refresh = None
         self.fetches += 1
-        text = await fetch(self.port, "/", self.cookie)
+        try:
+            text = await fetch(self.port, "/", self.cookie)
+        except (OSError, TimeoutError):
+            # Counted and reported: a server that cannot serve the crowd's refetches in time.
+            self.failed_fetches += 1
+            return
         self._show(text, time.perf_counter())
 
     def _show(self, text: str, now: float) -> None:
@@ -123,6 +130,16 @@ async def wait_shown(pages: list[Page], n: int, timeout: float) -> None:
         if all(max(page.shown, default=-1) >= n for page in pages):
             return
         await asyncio.sleep(0.01)
+
+
+def quiet(pid: int, timeout: float = 180) -> None:
+    """Until the server process uses under a tenth of a core for a second (bounded): a mode's
+    leftover work (a refresh crowd's page renders) must not be billed to the next mode."""
+    process = psutil.Process(pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.cpu_percent(interval=1.0) < 10:
+            return
 
 
 def latencies(pages: list[Page], committed: dict[int, float]) -> list[float]:

@@ -1,7 +1,7 @@
 """Live regions' two modes against JSON frames: latency, server CPU and renders per event.
 
     DATABASE_URL=postgres://.../db .venv/bin/python -m bench.live_regions [--pages 1 1000]
-        [--modes json streams refresh] [--events 20] [--refresh-events 5] [--runs 3]
+        [--modes json streams refresh] [--events 20] [--refresh-events 3] [--runs 3]
 
 Against ``DATABASE_URL`` (migrated here), seeds one room whose owner and members each hold a
 session, starts one daphne process (with ``bench.live_settings``: the chat plus the bench's
@@ -125,16 +125,21 @@ async def run_mode(
         "cpu_ms_per_event": (cpu_after - cpu_before) * 1000 / events,
         "renders_per_event": (after - before) / events,
         "fetches_per_event": sum(page.fetches for page in opened) / events,
+        "failed_fetches": sum(page.failed_fetches for page in opened),
     }
 
 
 def line(result: dict[str, Any]) -> str:
-    return "p50=%.1fms p99=%.1fms server-cpu/event=%.1fms renders/event=%.2f page-GETs/event=%.1f" % (
-        result["p50"],
-        result["p99"],
-        result["cpu_ms_per_event"],
-        result["renders_per_event"],
-        result["fetches_per_event"],
+    return (
+        "p50=%.1fms p99=%.1fms server-cpu/event=%.1fms renders/event=%.2f page-GETs/event=%.1f (%d failed)"
+        % (
+            result["p50"],
+            result["p99"],
+            result["cpu_ms_per_event"],
+            result["renders_per_event"],
+            result["fetches_per_event"],
+            result["failed_fetches"],
+        )
     )
 
 
@@ -149,7 +154,7 @@ def main() -> None:
         "--modes", nargs="+", choices=list(live_clients.REGIONS), default=list(live_clients.REGIONS)
     )
     parser.add_argument("--events", type=int, default=20)
-    parser.add_argument("--refresh-events", type=int, default=5)
+    parser.add_argument("--refresh-events", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     if not 1 <= max(args.pages) <= 1000 or not 1 <= args.runs <= 5:
@@ -168,6 +173,7 @@ def main() -> None:
                 # Interleaved: each run measures every mode, one after the other, on one server.
                 for mode in args.modes:
                     events = args.refresh_events if mode == "refresh" else args.events
+                    live_clients.quiet(server.process.pid)
                     result = asyncio.run(run_mode(url, server, fixtures, pages, events, mode, base))
                     base += events
                     results[mode].append(result)
