@@ -11,7 +11,7 @@ region's protocol (``bench/live_clients.py``: in refresh mode they GET the page 
 A MutationObserver on each Chromium page notes when the room's link shows each new title. The
 room is renamed from outside Django (psycopg, autocommit): ``--events`` times, one every 150 ms,
 for ``streams`` (the chat's ``home`` region); ``--refresh-events`` times for ``refresh`` (the
-bench's ``home_refresh`` region, swapped into the page's HTML on its way to the browser), each
+bench's ``home_refresh`` region, named on the page by an init script before live.js reads it), each
 once every page has refetched. Prints the p50/p99 from the commit returning to the DOM changing
 (Chromium pages) and to the page showing it (socket clients), the renders per event from the
 server's ``/metrics`` and the page GETs per event. Clocks: both sides read this machine's
@@ -36,7 +36,10 @@ from tests import servers, throwaway_postgres
 CHROMIUM = os.environ.get("REALTIME_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--headless", "--no-first-run", "--disable-background-networking"]
 ARGS += ["--disable-component-update", "--disable-sync"]
-REGION = "home_refresh"
+SWAP_REGION = """new MutationObserver((_, observer) => {
+  const region = document.querySelector('[data-live="home"]');
+  if (region) { region.dataset.live = "home_refresh"; observer.disconnect(); }
+}).observe(document, { subtree: true, childList: true });"""
 INTERVAL = 0.15
 OBSERVE = """(room) => {
   window.arrivals = {};
@@ -58,17 +61,14 @@ async def open_browser_page(
     name, value = cookie.split("=", 1)
     await context.add_cookies([{"name": name, "value": value, "url": base}])
 
-    async def home(route: async_api.Route) -> None:
-        # The chat's page names its own region; refresh mode follows the bench's instead.
-        if route.request.resource_type == "fetch":
-            fetches.append(route.request.url)
-        response = await route.fetch()
-        body = (await response.text()).replace('data-live="home"', 'data-live="%s"' % REGION)
-        await route.fulfill(response=response, body=body)
-
     if mode == "refresh":
-        await context.route(base + "/", home)
+        # The chat's page names its own region; refresh mode follows the bench's instead, renamed
+        # before live.js (a module script, run once the page is parsed) reads it.
+        await context.add_init_script(SWAP_REGION)
     page = await context.new_page()
+    page.on(
+        "request", lambda request: fetches.append(request.url) if request.resource_type == "fetch" else None
+    )
     await page.goto("/")
     await async_api.expect(page.locator("#connection")).to_have_attribute(
         "data-state", "live", timeout=30_000
