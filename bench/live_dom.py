@@ -3,19 +3,19 @@
     DATABASE_URL=postgres://.../db .venv/bin/python -m bench.live_dom [--pages 1 1000] [--browsers 5]
         [--modes streams refresh] [--events 20] [--refresh-events 3] [--runs 3]
 
-Seeds a room and its members as ``bench.live_regions`` does, collects static files and starts
-one daphne process (``bench.live_settings``). Per page count, ``--browsers`` of the pages are
-real home pages in Debian's headless Chromium (each in its own browser context); 1,000 Chromium
-tabs do not fit on this machine, so the rest are socket clients in this process that speak the
-region's protocol (``bench/live_clients.py``: in refresh mode they GET the page as live.js does).
-A MutationObserver on each Chromium page notes when the room's link shows each new title. The
-room is renamed from outside Django (psycopg, autocommit): ``--events`` times, one every 150 ms,
-for ``streams`` (the chat's ``home`` region); ``--refresh-events`` times for ``refresh`` (the
-bench's ``home_refresh`` region, named on the page by an init script before live.js reads it), each
-once every page has refetched. Prints the p50/p99 from the commit returning to the DOM changing
+Seeds a room and its members as ``bench.live_regions`` does, collects static files and starts one
+daphne process (``bench.live_settings``). Per page count, ``--browsers`` of the pages are real home
+pages in Debian's headless Chromium (each in its own browser context); 1,000 Chromium tabs do not
+fit on this machine, so the rest are socket clients in this process that speak the region's
+protocol (``bench/live_clients.py``: in refresh mode they GET the page as live.js does). A
+MutationObserver on each Chromium page notes when the room's link shows each new title. The room is
+renamed from outside Django (psycopg, autocommit): ``--events`` times for ``streams`` (the chat's
+``home`` region), ``--refresh-events`` times for ``refresh`` (the bench's ``home_refresh`` region,
+named on the page by an init script before live.js reads it), each once every page showed the
+previous one, plus 100 ms. Prints the p50/p99 from the commit returning to the DOM changing
 (Chromium pages) and to the page showing it (socket clients), the renders per event from the
-server's ``/metrics`` and the page GETs per event. Clocks: both sides read this machine's
-clocks. Every wait is bounded.
+server's ``/metrics`` and the page GETs per event. Clocks: both sides read this machine's clocks.
+Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ SWAP_REGION = """new MutationObserver((_, observer) => {
   const region = document.querySelector('[data-live="home"]');
   if (region) { region.dataset.live = "home_refresh"; observer.disconnect(); }
 }).observe(document, { subtree: true, childList: true });"""
-INTERVAL = 0.15
+INTERVAL = 0.1
 OBSERVE = """(room) => {
   window.arrivals = {};
   new MutationObserver(() => {
@@ -105,7 +105,7 @@ async def measure(
             await asyncio.sleep(0.5)
 
             async def settled(n: int) -> None:
-                # Refresh: one fetch per page and burst is the design; wait for every page.
+                # Each rename waits until every page shows it: one event's cost, not a backlog's.
                 await live_clients.wait_shown(crowd, n, live_clients.RECEIVE_TIMEOUT)
                 for page in opened:
                     await page.wait_for_function(
@@ -115,10 +115,7 @@ async def measure(
             numbers = range(base, base + events)
             # Pages stamp wall-clock time, the commits perf_counter: the offset between the two.
             clock_offset = time.time() * 1000 - time.perf_counter() * 1000
-            if mode == "refresh":
-                committed = await live_regions.rename(url, fixtures["room"], numbers, 0.2, settled)
-            else:
-                committed = await live_regions.rename(url, fixtures["room"], numbers, INTERVAL)
+            committed = await live_regions.rename(url, fixtures["room"], numbers, INTERVAL, settled)
             await live_clients.wait_shown(crowd, numbers[-1], live_clients.RECEIVE_TIMEOUT)
             await asyncio.sleep(2)
             dom = []

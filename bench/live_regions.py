@@ -4,19 +4,18 @@
         [--modes json streams refresh] [--events 20] [--refresh-events 3] [--runs 3]
 
 Against ``DATABASE_URL`` (migrated here), seeds one room whose owner and members each hold a
-session, starts one daphne process (with ``bench.live_settings``: the chat plus the bench's
-refresh region) and per page count opens that many home pages on the members' user topics, in
-each mode in turn, interleaved run by run (``bench/live_clients.py``): ``json`` (today's frames),
-``streams`` (the chat's ``home`` region: rendered elements) and ``refresh`` (the same rooms in
-refresh mode: each page GETs its own URL). Then renames the room from outside Django (psycopg,
-autocommit, as ``psql`` would): ``--events`` times, one every 100 ms, for json and streams;
-``--refresh-events`` times for refresh, each once every page has refetched (a burst costs one
-fetch per page by design, so only settled events measure one event's cost). Each rename reaches
-every page. Prints per mode the p50/p99 from the commit returning to the page showing the new
-title (the frame arriving; for refresh, the refetched page arriving), the server process's CPU
-per event (user + system, all of it: frames, renders and page GETs), the renders per event
-(``/metrics``) and the page GETs per event. Clients share this process and the machine's cores
-with the server. Every wait is bounded.
+session, starts one daphne process (with ``bench.live_settings``: the chat plus the bench's refresh
+region) and per page count opens that many home pages on the members' user topics, in each mode in
+turn, interleaved run by run (``bench/live_clients.py``): ``json`` (today's frames), ``streams``
+(the chat's ``home`` region: rendered elements) and ``refresh`` (the same rooms in refresh mode:
+each page GETs its own URL). Then renames the room from outside Django (psycopg, autocommit, as
+``psql`` would), ``--events`` times (``--refresh-events`` for refresh), each once every page showed
+the previous one, plus 100 ms: one event's cost, not a backlog's. Each rename reaches every page.
+Prints per mode the p50/p99 from the commit returning to the page showing the new title (the frame
+arriving; for refresh, the refetched page arriving), the server process's CPU per event (user +
+system, all of it: frames, renders and page GETs), the renders per event (``/metrics``) and the
+page GETs per event. Clients share this process and the machine's cores with the server. Every wait
+is bounded.
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ for user in users:
     pages.append([user.id, "sessionid=%%s" %% client.cookies["sessionid"].value])
 print("SETUP " + json.dumps({"room": room.id, "pages": pages}))
 """
-# Between renames in the json and streams modes (refresh waits for every page instead).
+# After every page showed one rename, before the next.
 INTERVAL = 0.1
 
 
@@ -102,14 +101,12 @@ async def run_mode(
     numbers = range(base, base + events)
 
     async def settled(n: int) -> None:
-        # One refresh per burst is the mode's design: each rename waits for every page's fetch,
-        # so the figures are per event, not a queue of fetches behind fetches.
+        # Each rename waits until every page shows it: the figures are one event's, not a queue
+        # of events behind events (a region renders the row as it is when it renders, so under
+        # a backlog one frame shows several renames; one refresh per burst is that mode's design).
         await live_clients.wait_shown(opened, n, live_clients.RECEIVE_TIMEOUT)
 
-    if mode == "refresh":
-        committed = await rename(url, fixtures["room"], numbers, 0.2, settled)
-    else:
-        committed = await rename(url, fixtures["room"], numbers, INTERVAL)
+    committed = await rename(url, fixtures["room"], numbers, INTERVAL, settled)
     await live_clients.wait_shown(opened, numbers[-1], live_clients.RECEIVE_TIMEOUT)
     cpu_after, after = sum(cpu.cpu_times()[:2]), renders(server.port)
     for reader in readers:

@@ -135,7 +135,8 @@ def project(command: list[str], env: dict[str, str]) -> Iterator[test_servers.Se
         [sys.executable, *(arg.format(port=port) for arg in command)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        # BENCH_SERVER_LOG=1 shows the server's log (its errors) beside the bench's output.
+        stderr=None if os.environ.get("BENCH_SERVER_LOG") == "1" else subprocess.DEVNULL,
     )
     server = test_servers.Server(process, port)
     try:
