@@ -83,14 +83,20 @@ async def _compose(
     picks: tuple[collections.abc.Hashable | None, ...],
 ) -> str | None:
     parts = []
+    failed = False
     for (index, stream, payload), variant in zip(applicable, picks, strict=True):
         if variant is None:
             continue
         element = await _rendered((live.name, frame.event_id, index, variant), stream, payload, variant)
-        if element is not None:
+        failed = failed or element == region_outbox.FAILED
+        if element:
             # The cursor goes on every element: a page may apply any of them alone.
             parts.append('<turbo-stream data-cursor="%s" %s' % (frame.cursor, element))
-    return "".join(parts) or None
+    if parts:
+        return "".join(parts)
+    # Nothing sent because a render failed is not "nothing changed": the cursor stays before it,
+    # so a reconnect renders it again.
+    return region_outbox.FAILED if failed else None
 
 
 def _applicable(live: streams.Live, frame: events.Frame) -> list[tuple[int, streams.Stream, dict[str, Any]]]:
@@ -147,7 +153,7 @@ async def _render(
         logger.exception(
             "live stream %s %s on %s failed to render; not sent", stream.event, stream.action, stream.target
         )
-        return None
+        return region_outbox.FAILED
     if body is None:
         return None
     return "%s<template>%s</template></turbo-stream>" % (opening, body)

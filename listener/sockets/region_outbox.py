@@ -27,6 +27,9 @@ from listener.sockets import decisions, outbox
 CURSOR_DELAY = 1.0
 CURSOR = "cursor"
 
+# A rendering that failed (logged where it failed): nothing is sent and the cursor stays put.
+FAILED = ""
+# The region's HTML for an event; None: the event changes nothing in the region.
 Rendering = asyncio.Future[str | None]
 Translate = collections.abc.Callable[[events.Frame], Rendering]
 
@@ -81,8 +84,9 @@ class RegionOutbox(outbox.Outbox):
             return head, head
         frame, rendering = head
         html = rendering.result()
-        if html is None:
-            self._skipped(frame)
+        if not html:
+            if html is None:
+                self._skipped(frame)
             return None
         self.unsent = None
         return html, frame
@@ -104,8 +108,9 @@ class RegionOutbox(outbox.Outbox):
                 continue
             # Shielded: a page that goes away mid-replay must not cancel a render others share.
             html = await asyncio.shield(self.translate(frame))
-            if html is None:
-                self._skipped(frame)
+            if not html:
+                if html is None:
+                    self._skipped(frame)
             else:
                 self.unsent = None
                 sent.append((html, frame))

@@ -257,3 +257,31 @@ async def test_events_that_change_nothing_move_the_cursor_so_a_reconnect_replays
         [replayed] = STREAM.finditer(await _next(older))
         assert replayed["cursor"] == missed["cursor"]
         await older.close()
+
+
+# A region whose template is missing: every render fails.
+BROKEN = listener.Live(
+    "test-broken",
+    [
+        listener.Stream(
+            "did_alter_room",
+            when={"action": "rename"},
+            action="replace",
+            target="room-{room[id]}",
+            template="chat/_no_such_partial.html",
+        )
+    ],
+)
+
+
+async def test_a_failed_render_sends_nothing_and_keeps_the_cursor_before_it(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
+    """Unlike an event that changes nothing, one whose render failed gets no cursor frame: a
+    reconnect renders it again instead of going past it."""
+    member = people["member"]
+    page, connected, _ = await connect("/ws/user/%d?live=%s" % (member.pk, BROKEN.name), member)
+    assert connected
+    await sync(models.ChatRoom.objects.filter(pk=room.pk).update)(title="Lounge")
+    assert await page.receive_nothing(timeout=region_outbox.CURSOR_DELAY + 1)
+    await page.disconnect()
