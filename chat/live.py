@@ -38,6 +38,34 @@ def member(payload: dict[str, Any], user_id: Any) -> str | None:
 OWNED = "owned-room-{room[id]}"
 JOINED = "joined-room-{room[id]}"
 
+
+def owner_and_member(
+    action: str, owned: tuple[str, str], joined: tuple[str, str]
+) -> tuple[listener.Stream, listener.Stream]:
+    """One change to a room on both home lists: the owner's item (``owned``: the event's action
+    and the target) from the owner's partial, and every member's (``joined``) from theirs."""
+    return (
+        listener.Stream(
+            payloads.HOME_EVENT,
+            when={"action": owned[0]},
+            action=action,
+            target=owned[1],
+            template="chat/_owned_room.html",
+            context=room,
+            variant=owner,
+        ),
+        listener.Stream(
+            payloads.HOME_EVENT,
+            when={"action": joined[0]},
+            action=action,
+            target=joined[1],
+            template="chat/_joined_room.html",
+            context=room,
+            variant=member,
+        ),
+    )
+
+
 HOME = listener.Live(
     "home",
     [
@@ -58,42 +86,8 @@ HOME = listener.Live(
             context=join_request,
         ),
         listener.Stream(JOIN_REQUEST, when={"action": "delete"}, action="remove", target="join-request-{id}"),
-        listener.Stream(
-            payloads.HOME_EVENT,
-            when={"action": "create"},
-            action="append",
-            target="owned-rooms",
-            template="chat/_owned_room.html",
-            context=room,
-            variant=owner,
-        ),
-        listener.Stream(
-            payloads.HOME_EVENT,
-            when={"action": "join"},
-            action="append",
-            target="joined-rooms",
-            template="chat/_joined_room.html",
-            context=room,
-            variant=member,
-        ),
-        listener.Stream(
-            payloads.HOME_EVENT,
-            when={"action": "rename"},
-            action="replace",
-            target=OWNED,
-            template="chat/_owned_room.html",
-            context=room,
-            variant=owner,
-        ),
-        listener.Stream(
-            payloads.HOME_EVENT,
-            when={"action": "rename"},
-            action="replace",
-            target=JOINED,
-            template="chat/_joined_room.html",
-            context=room,
-            variant=member,
-        ),
+        *owner_and_member("append", owned=("create", "owned-rooms"), joined=("join", "joined-rooms")),
+        *owner_and_member("replace", owned=("rename", OWNED), joined=("rename", JOINED)),
         listener.Stream(payloads.HOME_EVENT, when={"action": "delete"}, action="remove", target=OWNED),
         listener.Stream(
             payloads.HOME_EVENT, when={"action": ["delete", "leave"]}, action="remove", target=JOINED

@@ -1,10 +1,11 @@
-"""A live region's socket sends Turbo Stream elements where JSON pages get the event's frame.
+"""A live region's socket sends HTML where JSON pages get the event's frame.
 
 The swap happens in the socket's outbox (``listener.sockets.region_outbox``): the consumer
 decides, replays and orders exactly as for JSON pages, and each event frame it lets through
-becomes the HTML of the streams that apply.
-Each stream is rendered once per event and variant in this process, however many sockets take
-it: the first socket starts the render and the others wait for the same result.
+becomes the HTML of the streams that apply. Each stream is rendered once per event and variant in
+this process, however many sockets take it: the first socket starts the render and the others
+share its result; how the rendering is written (Turbo Stream elements, htmx swaps) is
+``listener.sockets.wire``'s.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import collections
 import collections.abc
 import functools
 import logging
+import typing
 import urllib.parse
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.template import loader
 
-from listener import metrics
+from listener import exceptions, metrics
 from listener.log import events, rendering
-from listener.sockets import outbox, region_outbox, streams
+from listener.sockets import outbox, region_outbox, streams, wire
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +33,9 @@ CACHE_SIZE = 4096
 QUERY_KEY = "live"
 
 Key = tuple[str, int, int, collections.abc.Hashable]
-# Per stream, event and variant: the rendered element (after its opening tag).
+# Per stream, event and variant: the rendered template ("" for a stream without one).
 _cache: collections.OrderedDict[Key, asyncio.Future[str | None]] = collections.OrderedDict()
-# Per region, event, cursor and choice of variants: the whole frame, as subscribers get it.
+# Per region, wire, event, cursor and choice of variants: the whole frame, as subscribers get it.
 _frames: collections.OrderedDict[Any, asyncio.Future[str | None]] = collections.OrderedDict()
 # Per region and event: the streams that apply, with the event's payload.
 _streams: collections.OrderedDict[Any, Any] = collections.OrderedDict()
@@ -41,59 +43,80 @@ _loop: asyncio.AbstractEventLoop | None = None
 
 
 def requested(scope: collections.abc.Mapping[str, Any]) -> str | None:
-    """The ``?live=`` name a socket asks for, or None for a JSON socket."""
+    """The ``?live=`` a socket asks for, or None for a JSON socket."""
     query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
     values = query.get(QUERY_KEY)
     return values[0] if values and values[0] else None
 
 
+def regions(value: str) -> list[streams.Live] | None:
+    """The regions ``?live=`` names, comma-separated (regions of one page on one topic share a
+    socket), or None when one of them is not declared."""
+    found = [streams.named(name) for name in dict.fromkeys(value.split(","))]
+    return None if None in found else typing.cast(list[streams.Live], found)
+
+
 def outbox_for(scope: collections.abc.Mapping[str, Any], user_id: Any, box: outbox.Outbox) -> outbox.Outbox:
     """The outbox of a socket that passed its handshake: ``box`` for a JSON socket; for a live
-    region's, one that turns event frames into the region's HTML."""
-    name = requested(scope)
-    live = streams.named(name) if name is not None else None
-    if live is None:
+    region's, one that turns event frames into the regions' HTML."""
+    value = requested(scope)
+    lives = regions(value) if value is not None else None
+    # The handshake refused a name or wire we do not have.
+    written = wire.requested(scope)
+    if lives is None or written is None:
         return box
-    return region_outbox.RegionOutbox(
-        box.label, box.on_fail, functools.partial(prepared, live, user_id=user_id)
-    )
+    translate = functools.partial(prepared, tuple(lives), written, user_id=user_id)
+    cursor_frame = functools.partial(wire.cursor_only, written)
+    return region_outbox.RegionOutbox(box.label, box.on_fail, translate, cursor_frame)
 
 
-def prepared(live: streams.Live, frame: events.Frame, user_id: Any) -> asyncio.Future[str | None]:
-    """The Turbo Stream elements ``frame``'s event makes for this subscriber (None: nothing).
+def prepared(
+    lives: tuple[streams.Live, ...], written: wire.Wire, frame: events.Frame, user_id: Any
+) -> asyncio.Future[str | None]:
+    """The HTML ``frame``'s event makes for this subscriber on its regions, written for
+    ``written`` (None: nothing changes).
 
     Per subscriber this only picks its variants, without awaiting anything: the frame for a
     choice of variants is one future, made once and shared by every socket that made the same
     choice, whose outboxes send it when it is done.
     """
-    applicable = _applicable(live, frame)
-    picks = tuple(stream.variant(payload, user_id) for _, stream, payload in applicable)
-    key = (live.name, frame.event_id, frame.cursor, picks)
+    choices = tuple(
+        tuple(stream.variant(payload, user_id) for _, stream, payload in _applicable(live, frame))
+        for live in lives
+    )
+    key = (tuple(live.name for live in lives), written, frame.event_id, frame.cursor, choices)
     found = _frames.get(key)
     if found is None:
-        found = asyncio.ensure_future(_compose(live, frame, applicable, picks))
+        found = asyncio.ensure_future(_compose(lives, frame, choices, written))
         _remember(_frames, key, found)
     return found
 
 
 async def _compose(
-    live: streams.Live,
+    lives: tuple[streams.Live, ...],
     frame: events.Frame,
-    applicable: list[tuple[int, streams.Stream, dict[str, Any]]],
-    picks: tuple[collections.abc.Hashable | None, ...],
+    choices: tuple[tuple[collections.abc.Hashable | None, ...], ...],
+    written: wire.Wire,
 ) -> str | None:
     parts = []
     failed = False
-    for (index, stream, payload), variant in zip(applicable, picks, strict=True):
-        if variant is None:
-            continue
-        element = await _rendered((live.name, frame.event_id, index, variant), stream, payload, variant)
-        failed = failed or element == region_outbox.FAILED
-        if element:
-            # The cursor goes on every element: a page may apply any of them alone.
-            parts.append('<turbo-stream data-cursor="%s" %s' % (frame.cursor, element))
+    for live, picks in zip(lives, choices, strict=True):
+        for (index, stream, payload), variant in zip(_applicable(live, frame), picks, strict=True):
+            if variant is None:
+                continue
+            try:
+                body = await _rendered((live.name, frame.event_id, index, variant), stream, payload, variant)
+            except exceptions.RenderFailed:
+                failed = True
+                continue
+            if body is None:
+                continue
+            action = streams.Action(stream.action)
+            part = wire.element(written, action, stream.target_for(payload), body, frame.cursor)
+            if part is not None:
+                parts.append(part)
     if parts:
-        return "".join(parts)
+        return wire.frame(written, parts, frame.cursor)
     # Nothing sent because a render failed is not "nothing changed": the cursor stays before it,
     # so a reconnect renders it again.
     return region_outbox.FAILED if failed else None
@@ -142,21 +165,19 @@ async def _rendered(
 async def _render(
     stream: streams.Stream, payload: dict[str, Any], variant: collections.abc.Hashable
 ) -> str | None:
-    """The element after its opening ``<turbo-stream ``; None when there is nothing to send."""
-    opening = 'action="%s" target="%s">' % (stream.action, stream.target_for(payload))
+    """The stream's rendered template ("" for one without); None when there is nothing to send.
+    Raises `RenderFailed` when the render raised (logged here, once per event and variant)."""
     if stream.action in streams.BARE:
-        return opening + "</turbo-stream>"
+        return ""
     try:
         body = await database_sync_to_async(_template_html)(stream, payload, variant)
-    except Exception:
+    except Exception as exc:
         # Failing the socket would make the page resume into the same failure forever.
         logger.exception(
             "live stream %s %s on %s failed to render; not sent", stream.event, stream.action, stream.target
         )
-        return region_outbox.FAILED
-    if body is None:
-        return None
-    return "%s<template>%s</template></turbo-stream>" % (opening, body)
+        raise exceptions.RenderFailed() from exc
+    return body
 
 
 def _template_html(

@@ -14,7 +14,7 @@ from listener import conf, exceptions
 from listener.capture import topics
 from listener.layer import channel_layer, process
 from listener.log import cursors
-from listener.sockets import decisions, fragments, origin, streams
+from listener.sockets import decisions, fragments, origin, wire
 
 Scope = collections.abc.Mapping[str, Any]
 
@@ -44,8 +44,10 @@ async def admission(scope: Scope) -> tuple[decisions.Close | None, Any, cursors.
     except exceptions.InvalidCursor as exc:
         return decisions.Close(decisions.Code.BAD_CURSOR, str(exc)), user_id, None
     live = fragments.requested(scope)
-    if live is not None and streams.named(live) is None:
+    if live is not None and fragments.regions(live) is None:
         return decisions.Close(decisions.Code.NOT_FOUND, "no such live region"), user_id, None
+    if live is not None and wire.requested(scope) is None:
+        return decisions.Close(decisions.Code.BAD_CURSOR, "no such swap: turbo or htmx"), user_id, None
     return await unready(user_id), user_id, resume
 
 

@@ -9,35 +9,29 @@ Events the consumer lets through but that change nothing in the region (no strea
 subscriber's variant is left out, the row is gone) send nothing. Their cursor still has to reach
 the page, or a page that reconnects after a quiet spell on a busy topic replays them all again
 (to no effect) before it is live. So once the queue has been empty for ``CURSOR_DELAY`` after
-such an event, the page gets one small JSON frame, ``{"type": "cursor", ...}``, carrying the
-cursor of the last event it was given: at most one per socket per ``CURSOR_DELAY``, however many
-events it skips.
+such an event, the page gets one small frame that changes nothing and carries the cursor of the
+last event it was given (``listener.sockets.wire.cursor_only``): at most one per socket per
+``CURSOR_DELAY``, however many events it skips.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections.abc
-import functools
 
 from listener.log import events
 from listener.sockets import decisions, outbox
 
 # How long the queue stays empty after an event the region skipped before its cursor is sent.
 CURSOR_DELAY = 1.0
-CURSOR = "cursor"
 
 # A rendering that failed (logged where it failed): nothing is sent and the cursor stays put.
 FAILED = ""
 # The region's HTML for an event; None: the event changes nothing in the region.
 Rendering = asyncio.Future[str | None]
 Translate = collections.abc.Callable[[events.Frame], Rendering]
-
-
-@functools.lru_cache(maxsize=1024)
-def cursor_frame(cursor: str) -> str:
-    """The control frame that moves a page's cursor; one string per event for all its sockets."""
-    return events.frame(CURSOR, {}, cursor)
+# The frame that only moves the page's cursor (listener.sockets.wire.cursor_only, for its wire).
+CursorFrame = collections.abc.Callable[[str], str]
 
 
 class RegionOutbox(outbox.Outbox):
@@ -48,9 +42,11 @@ class RegionOutbox(outbox.Outbox):
         label: str,
         on_fail: collections.abc.Callable[[decisions.Close], None],
         translate: Translate,
+        cursor_frame: CursorFrame,
     ) -> None:
         super().__init__(label, on_fail)
         self.translate = translate
+        self.cursor_frame = cursor_frame
         # The cursor of the last event this page was given, when nothing was sent for it.
         self.unsent: str | None = None
         self._cursor_timer: asyncio.TimerHandle | None = None
@@ -130,7 +126,7 @@ class RegionOutbox(outbox.Outbox):
         # Only behind nothing: a frame still queued carries a later cursor, or is skipped and
         # arms this again.
         if self.unsent is not None and not self.frames and self.closing is None:
-            super().push(cursor_frame(self.unsent))
+            super().push(self.cursor_frame(self.unsent))
 
     def stop(self) -> None:
         super().stop()

@@ -111,6 +111,33 @@ async def test_the_topics_own_rules_authorize_the_region(people: dict[str, User]
     assert await close_code(anonymous) == 4401
 
 
+# A second region on the user's topic, for a page that shows both.
+listener.Live(
+    "test-notices",
+    [
+        listener.Stream(
+            "did_alter_room", when={"action": "leave"}, action="remove", target="notice-{room[id]}"
+        )
+    ],
+)
+
+
+async def test_regions_on_one_topic_share_a_socket(people: dict[str, User], room: models.ChatRoom) -> None:
+    """``?live=a,b``: each event's streams of both regions in one frame, in the order named."""
+    member = people["member"]
+    page, connected, _ = await connect("/ws/user/%s?live=home,test-notices" % member.pk, member)
+    assert connected
+    await sync(sql)("DELETE FROM chat_chatroom_member_set WHERE chatroom_id = %s", room.id)
+    assert await streams(page) == [
+        ("remove", "joined-room-%d" % room.id, ""),
+        ("remove", "notice-%d" % room.id, ""),
+    ]
+    await page.disconnect()
+    unknown, connected, _ = await connect("/ws/user/%s?live=home,nowhere" % member.pk, member)
+    assert connected
+    assert await close_code(unknown) == 4404
+
+
 def render_home(user: User) -> tuple[str, str]:
     """The home page as the browser gets it: (its HTML, the region's cursor)."""
     client = Client()
@@ -199,10 +226,10 @@ async def test_a_refresh_stream_sends_a_bare_element_without_rendering(
 
 
 async def _region(
-    server: servers.Server, user: User, cursor: str | None = None
+    server: servers.Server, user: User, cursor: str | None = None, swap: str = "turbo"
 ) -> ws_client.ClientConnection:
     cookie = (await sync(session_cookie)(user)).decode()
-    path = "/ws/user/%s?live=renames%s" % (user.pk, "&cursor=%s" % cursor if cursor else "")
+    path = "/ws/user/%s?live=renames&swap=%s%s" % (user.pk, swap, "&cursor=%s" % cursor if cursor else "")
     return await ws_client.connect(
         server.ws + path, additional_headers={"Origin": server.http, "Cookie": cookie}, open_timeout=10
     )
@@ -257,6 +284,23 @@ async def test_events_that_change_nothing_move_the_cursor_so_a_reconnect_replays
         [replayed] = STREAM.finditer(await _next(older))
         assert replayed["cursor"] == missed["cursor"]
         await older.close()
+
+
+async def test_an_htmx_page_gets_the_cursor_as_the_element_htmx_swaps_into_nothing(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
+    owner = people["owner"]
+    extra_env = {"DJANGO_SETTINGS_MODULE": "tests.sockets.quiet_region.settings"}
+    with servers.daphne(1, extra_env=extra_env) as (server,):
+        page = await _region(server, owner, swap="htmx")
+        await sync(models.ChatRoom.objects.create)(owner=owner, title="Den")  # changes nothing here
+        text = await _next(page, region_outbox.CURSOR_DELAY + 5)
+        found = re.fullmatch(r'<template hx-swap-oob="none:body" data-cursor="([^"]+)"></template>', text)
+        assert found, text
+        await page.close()
+        again = await _region(server, owner, found[1], swap="htmx")
+        await _nothing(again, region_outbox.CURSOR_DELAY + 1)  # the create is not replayed
+        await again.close()
 
 
 # A region whose template is missing: every render fails.

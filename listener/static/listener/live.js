@@ -104,10 +104,18 @@ function showState(state) {
   document.dispatchEvent(new CustomEvent("live:state", { detail: state }));
 }
 
-function follow(region) {
+/** The region a stream belongs to: the one holding its target, else the first of the socket's. */
+function regionOf(regions, stream) {
+  const target = document.getElementById(stream.getAttribute("target"));
+  return regions.find((region) => region.contains(target)) || regions[0];
+}
+
+/** One socket for regions that follow one topic from one render (same socket, same cursor). */
+function follow(regions) {
+  const names = [...new Set(regions.map((region) => region.dataset.live))];
   subscribe({
-    path: region.dataset.socket + "?live=" + encodeURIComponent(region.dataset.live),
-    cursor: region.dataset.cursor,
+    path: regions[0].dataset.socket + "?live=" + names.map(encodeURIComponent).join(","),
+    cursor: regions[0].dataset.cursor,
     parse,
     handlers: {
       // Events that changed nothing here: the frame only moves the cursor a reconnect resumes from.
@@ -115,7 +123,7 @@ function follow(region) {
       turbo_stream(kwargs, frame) {
         for (const stream of frame.streams) {
           try {
-            apply(region, stream);
+            apply(regionOf(regions, stream), stream);
           } catch (error) {
             console.error("live: applying %s failed", stream.getAttribute("action"), error);
           }
@@ -131,4 +139,11 @@ function follow(region) {
   });
 }
 
-for (const region of document.querySelectorAll("[data-live]")) follow(region);
+// Regions read in one snapshot resume from one cursor, so those on one topic share a socket;
+// regions rendered apart (another cursor) cannot, as a cursor is opaque to the page.
+const sockets = new Map();
+for (const region of document.querySelectorAll("[data-live]")) {
+  const key = region.dataset.socket + " " + region.dataset.cursor;
+  sockets.set(key, [...(sockets.get(key) || []), region]);
+}
+for (const regions of sockets.values()) follow(regions);
