@@ -17,11 +17,10 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
-import sys
 import time
 from typing import Any
 
+from bench import servers as bench_servers
 from tests import http_crowd, servers, throwaway_postgres
 
 MEMBERS = 40
@@ -35,36 +34,23 @@ def run_once(
     command: list[str],
     env: dict[str, str],
 ) -> dict[str, Any]:
-    port = servers.free_port()
     full_env = {**os.environ, "DATABASE_URL": cluster.url, "DJANGO_DEBUG": "0", **env}
     full_env.pop("DJANGO_TEST_DATABASE", None)
-    process = subprocess.Popen(
-        [sys.executable, *(arg.format(port=port) for arg in command)],
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = servers.Server(process, port)
     path = "/rooms/%d/" % fixtures["room"]
     cookies = list(fixtures["cookies"])
     try:
-        servers.wait_until_up(server)
-        asyncio.run(http_crowd.crowd(port, path, cookies, 1))
-        with cluster.admin() as conn:
-            sampler = http_crowd.BackendSampler(conn)
-            before = sampler.now()
-            started = time.monotonic()
-            with sampler:
-                statuses = asyncio.run(http_crowd.crowd(port, path, cookies, pages))
-            wall = time.monotonic() - started
-            time.sleep(LINGER)
-            after = sampler.now()
+        with bench_servers.project(command, full_env) as server:
+            asyncio.run(http_crowd.crowd(server.port, path, cookies, 1))
+            with cluster.admin() as conn:
+                sampler = http_crowd.BackendSampler(conn)
+                before = sampler.now()
+                started = time.monotonic()
+                with sampler:
+                    statuses = asyncio.run(http_crowd.crowd(server.port, path, cookies, pages))
+                wall = time.monotonic() - started
+                time.sleep(LINGER)
+                after = sampler.now()
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
         with cluster.admin() as conn:
             conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"

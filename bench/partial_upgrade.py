@@ -14,10 +14,9 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
-import sys
 import time
 
+from bench import servers as bench_servers
 from tests import servers, throwaway_postgres
 
 PARTIAL = b"GET /ws/room/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -52,24 +51,10 @@ def main() -> None:
         parser.error("--connections within 1..200, --wait within 1..300")
     with throwaway_postgres.cluster() as cluster:
         for name, command in (("daphne", servers.DAPHNE), ("uvicorn", servers.UVICORN)):
-            port = servers.free_port()
             env = {**os.environ, "DATABASE_URL": cluster.url, "DJANGO_DEBUG": "0"}
             env.pop("DJANGO_TEST_DATABASE", None)
-            process = subprocess.Popen(
-                [sys.executable, *(arg.format(port=port) for arg in command)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                servers.wait_until_up(servers.Server(process, port))
-                closed = asyncio.run(many(port, args.connections, args.wait))
-            finally:
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            with bench_servers.project(command, env) as server:
+                closed = asyncio.run(many(server.port, args.connections, args.wait))
             times = [t for t in closed if t is not None]
             print(
                 "%s: %d of %d closed by the server%s; %d still open after %.0f s"

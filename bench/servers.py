@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import psutil
 
 from bench.rig import ROOT, Config
+from tests import servers as test_servers
 
 APPS = {
     "ours": "project.asgi:application",
@@ -87,12 +88,7 @@ class Server:
         return psutil.Process(self.process.pid).memory_info().rss
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
 
     def _wait_up(self, timeout: float = 60) -> None:
         # Ours answers /health once its listener is connected; the baseline has no such page,
@@ -128,3 +124,34 @@ def serving(design: str, config: Config) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server process and reap it: SIGTERM lets daphne close its sockets and the listener
+    its connection; one that is still there after 10 s is killed."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def project(command: list[str], env: dict[str, str]) -> Iterator[test_servers.Server]:
+    """The project served by ``command`` (``tests.servers.DAPHNE`` or ``UVICORN``) on a free
+    loopback port with ``env``, answering ``/health`` until the block ends; stopped however it ends."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, *(arg.format(port=port) for arg in command)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        # BENCH_SERVER_LOG=1 shows the server's log (its errors) beside the bench's output.
+        stderr=None if os.environ.get("BENCH_SERVER_LOG") == "1" else subprocess.DEVNULL,
+    )
+    server = test_servers.Server(process, port)
+    try:
+        test_servers.wait_until_up(server)
+        yield server
+    finally:
+        stop(process)

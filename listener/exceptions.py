@@ -24,3 +24,7 @@ class ChannelLayerUnavailable(ListenerError):
 
 class ConnectionGone(ListenerError):
     """The page's connection closed while a frame was being sent to it."""
+
+
+class RenderFailed(ListenerError):
+    """A live region's stream failed to render (logged where it failed); nothing is sent for it."""

@@ -25,7 +25,7 @@ from listener.layer import channel_layer
 from listener.log import cursors, events, history
 from listener.sockets import expiry, gaps, handshake, lifecycle, outbox, presence, recheck, replay, revocation
 from listener.sockets.decisions import Close, Code, Decision, Verdict, stronger
-from listener.sockets.fragments import sender
+from listener.sockets.fragments import outbox_for
 from listener.sockets.lifecycle import SocketState
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         revoked = revocation.decide(self, event)
         if revoked is not None:
             return revoked
-        if self.topic not in event.topics:
+        if not event.on(self.topic):
             # Events reach a socket on its user and session groups only to end its access.
             return Verdict.SKIP
         rechecked = recheck.decide(self, event)
@@ -108,6 +108,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if refusal is not None:
             await self._refuse(refusal)
             return
+        self.outbox = outbox_for(self.scope, self.user_id, self.outbox)
         self._join()
         try:
             refusal, until, pruned_below = await database_sync_to_async(history.resume_point)(
@@ -257,7 +258,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.closer = asyncio.create_task(self.close_with(close), name="socket-close %s" % self.channel_name)
 
     async def _deliver(self, cursor: cursors.Cursor | None, until: cursors.Snapshot, pruned: int) -> None:
-        send = sender(self.scope, self.user_id, self.base_send)
+        send = outbox.raw_send(self.scope, self.base_send)
         if cursor is not None:
             await replay.send_history(self.decide, self.outbox, send, [self.topic], cursor, until)
             # A prune that committed while the replay read may have taken what it needed.

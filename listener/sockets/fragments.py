@@ -1,10 +1,11 @@
 """A live region's socket sends HTML where JSON pages get the event's frame.
 
-The swap happens at the socket's send: the consumer decides, replays and orders exactly as for
-JSON pages, and each event frame it lets through becomes the HTML of the streams that apply.
-Each stream is rendered once per event and variant in this process, however many sockets take
-it: the first socket starts the render and the others wait for the same result; how the
-rendering is written (Turbo Stream elements, htmx swaps) is ``listener.sockets.wire``'s.
+The swap happens in the socket's outbox (``listener.sockets.region_outbox``): the consumer
+decides, replays and orders exactly as for JSON pages, and each event frame it lets through
+becomes the HTML of the streams that apply. Each stream is rendered once per event and variant in
+this process, however many sockets take it: the first socket starts the render and the others
+share its result; how the rendering is written (Turbo Stream elements, htmx swaps) is
+``listener.sockets.wire``'s.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import collections.abc
+import functools
 import logging
 import typing
 import urllib.parse
@@ -20,9 +22,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.template import loader
 
-from listener import metrics
+from listener import exceptions, metrics
 from listener.log import events, rendering
-from listener.sockets import outbox, streams, wire
+from listener.sockets import outbox, region_outbox, streams, wire
 
 logger = logging.getLogger(__name__)
 
@@ -54,72 +56,70 @@ def regions(value: str) -> list[streams.Live] | None:
     return None if None in found else typing.cast(list[streams.Live], found)
 
 
-def sender(scope: collections.abc.Mapping[str, Any], user_id: Any, base_send: Any) -> outbox.Send:
-    """How a socket sends its frames after the handshake: the server's own send (``RAW_SEND``,
-    or the consumer's) for a JSON socket; for a live region's, one that swaps frames for HTML."""
-    send = typing.cast(outbox.Send, scope.get(outbox.RAW_SEND, base_send))
+def outbox_for(scope: collections.abc.Mapping[str, Any], user_id: Any, box: outbox.Outbox) -> outbox.Outbox:
+    """The outbox of a socket that passed its handshake: ``box`` for a JSON socket; for a live
+    region's, one that turns event frames into the regions' HTML."""
     value = requested(scope)
     lives = regions(value) if value is not None else None
     # The handshake refused a name or wire we do not have.
     written = wire.requested(scope)
     if lives is None or written is None:
-        return send
-
-    async def send_live(message: dict[str, Any]) -> None:
-        text = message.get("text")
-        if message["type"] == "websocket.send" and isinstance(text, events.Frame):
-            parts = [await html_for(live, text, user_id, written) for live in lives]
-            rendered = "".join(part for part in parts if part is not None)
-            if not rendered:
-                return  # nothing on these regions changes; a resume replays it, to no effect
-            message = {"type": "websocket.send", "text": rendered}
-        await send(message)
-
-    # The outbox reads the server's backlog through it (outbox.transport_backlog).
-    send_live.__wrapped__ = send  # type: ignore[attr-defined]
-    return send_live
+        return box
+    translate = functools.partial(prepared, tuple(lives), written, user_id=user_id)
+    cursor_frame = functools.partial(wire.cursor_only, written)
+    return region_outbox.RegionOutbox(box.label, box.on_fail, translate, cursor_frame)
 
 
-async def html_for(
-    live: streams.Live, frame: events.Frame, user_id: Any, written: wire.Wire = wire.Wire.TURBO
-) -> str | None:
-    """The HTML ``frame``'s event makes for this subscriber, written for ``written``, or None.
+def prepared(
+    lives: tuple[streams.Live, ...], written: wire.Wire, frame: events.Frame, user_id: Any
+) -> asyncio.Future[str | None]:
+    """The HTML ``frame``'s event makes for this subscriber on its regions, written for
+    ``written`` (None: nothing changes).
 
-    Per subscriber this only picks its variants: the frame for a choice of variants is made once
-    and, once made, handed out without waiting.
+    Per subscriber this only picks its variants, without awaiting anything: the frame for a
+    choice of variants is one future, made once and shared by every socket that made the same
+    choice, whose outboxes send it when it is done.
     """
-    applicable = _applicable(live, frame)
-    picks = tuple(stream.variant(payload, user_id) for _, stream, payload in applicable)
-    key = (live.name, written, frame.event_id, frame.cursor, picks)
+    choices = tuple(
+        tuple(stream.variant(payload, user_id) for _, stream, payload in _applicable(live, frame))
+        for live in lives
+    )
+    key = (tuple(live.name for live in lives), written, frame.event_id, frame.cursor, choices)
     found = _frames.get(key)
     if found is None:
-        found = asyncio.ensure_future(_compose(live, frame, applicable, picks, written))
+        found = asyncio.ensure_future(_compose(lives, frame, choices, written))
         _remember(_frames, key, found)
-    if found.done():
-        return found.result()
-    # Shielded: a socket that closes mid-render must not cancel it for the others.
-    return await asyncio.shield(found)
+    return found
 
 
 async def _compose(
-    live: streams.Live,
+    lives: tuple[streams.Live, ...],
     frame: events.Frame,
-    applicable: list[tuple[int, streams.Stream, dict[str, Any]]],
-    picks: tuple[collections.abc.Hashable | None, ...],
+    choices: tuple[tuple[collections.abc.Hashable | None, ...], ...],
     written: wire.Wire,
 ) -> str | None:
     parts = []
-    for (index, stream, payload), variant in zip(applicable, picks, strict=True):
-        if variant is None:
-            continue
-        body = await _rendered((live.name, frame.event_id, index, variant), stream, payload, variant)
-        if body is None:
-            continue
-        action = streams.Action(stream.action)
-        part = wire.element(written, action, stream.target_for(payload), body, frame.cursor)
-        if part is not None:
-            parts.append(part)
-    return wire.frame(written, parts, frame.cursor) if parts else None
+    failed = False
+    for live, picks in zip(lives, choices, strict=True):
+        for (index, stream, payload), variant in zip(_applicable(live, frame), picks, strict=True):
+            if variant is None:
+                continue
+            try:
+                body = await _rendered((live.name, frame.event_id, index, variant), stream, payload, variant)
+            except exceptions.RenderFailed:
+                failed = True
+                continue
+            if body is None:
+                continue
+            action = streams.Action(stream.action)
+            part = wire.element(written, action, stream.target_for(payload), body, frame.cursor)
+            if part is not None:
+                parts.append(part)
+    if parts:
+        return wire.frame(written, parts, frame.cursor)
+    # Nothing sent because a render failed is not "nothing changed": the cursor stays before it,
+    # so a reconnect renders it again.
+    return region_outbox.FAILED if failed else None
 
 
 def _applicable(live: streams.Live, frame: events.Frame) -> list[tuple[int, streams.Stream, dict[str, Any]]]:
@@ -165,17 +165,18 @@ async def _rendered(
 async def _render(
     stream: streams.Stream, payload: dict[str, Any], variant: collections.abc.Hashable
 ) -> str | None:
-    """The stream's rendered template ("" for one without); None when there is nothing to send."""
+    """The stream's rendered template ("" for one without); None when there is nothing to send.
+    Raises `RenderFailed` when the render raised (logged here, once per event and variant)."""
     if stream.action in streams.BARE:
         return ""
     try:
         body = await database_sync_to_async(_template_html)(stream, payload, variant)
-    except Exception:
+    except Exception as exc:
         # Failing the socket would make the page resume into the same failure forever.
         logger.exception(
             "live stream %s %s on %s failed to render; not sent", stream.event, stream.action, stream.target
         )
-        return None
+        raise exceptions.RenderFailed() from exc
     return body
 
 

@@ -20,6 +20,7 @@ import collections.abc
 import functools
 import json
 import logging
+import typing
 from typing import Any
 
 from listener import conf, exceptions, metrics
@@ -42,8 +43,10 @@ LARGE_FRAME = 64 * 1024
 TOO_LARGE = "event_too_large"
 
 
-async def send_frame(send: Send, frame: str, label: str) -> None:
+async def send_frame(send: Send, frame: str, label: str, source: str | None = None) -> None:
     """Send one frame; one the server refuses for its size becomes a small ``event_too_large``.
+
+    ``source`` is the event's JSON frame when ``frame`` stands in for it (a live region's HTML).
 
     The stand-in carries the refused frame's own cursor, so a page that resumes after it does not
     ask for the same event again (resuming from before it would fail the same way forever); the
@@ -56,7 +59,7 @@ async def send_frame(send: Send, frame: str, label: str) -> None:
             # Servers say so each in their own way (uvicorn an OSError, daphne autobahn's
             # Disconnected): a page closing or dropping mid-send is ordinary, not a failure.
             raise exceptions.ConnectionGone("%s: %s" % (type(exc).__name__, exc)) from exc
-        stand_in, event_id = too_large(frame)
+        stand_in, event_id = too_large(source or frame)
         # Sent before logging: if it fails too, the connection is gone and the writer's failure
         # is what gets reported.
         await send({"type": "websocket.send", "text": stand_in})
@@ -88,6 +91,12 @@ def too_large(frame: str) -> tuple[str, int | None]:
     return events.frame(TOO_LARGE, body, cursor), event_id
 
 
+def raw_send(scope: collections.abc.Mapping[str, Any], base_send: Any) -> Send:
+    """The server's own send for a socket's frames after the handshake (``RAW_SEND``, or the
+    consumer's): middlewares' send wrappers only matter for the handshake."""
+    return typing.cast(Send, scope.get(RAW_SEND, base_send))
+
+
 def transport_backlog(send: Send) -> int | None:
     """Bytes the server has taken from us for this socket but not yet written to it; None: unknown.
 
@@ -95,20 +104,8 @@ def transport_backlog(send: Send) -> int | None:
     Daphne's ``send`` returns at once and buffers in Twisted without bound: its send callable is
     ``partial(server.handle_reply, protocol)``, and the protocol's TCP transport knows how much
     it holds. Anything else, or a daphne whose internals moved: None. (Until daphne's own
-    backpressure is fixed, this is the one place that reads its internals.) A send that wraps
-    another (a live region's) names it as ``__wrapped__``.
+    backpressure is fixed, this is the one place that reads its internals.)
     """
-    return _server_backlog(server_send(send))
-
-
-def server_send(send: Send) -> Send:
-    """The server's own send under ``send``: itself, or what a live region's send wraps."""
-    found: Send = getattr(send, "__wrapped__", send)
-    return found
-
-
-def _server_backlog(send: Send) -> int | None:
-    """``transport_backlog`` of a send known to be the server's own (no wrapper to look through)."""
     if not isinstance(send, functools.partial) or not send.args:
         return None
     transport = getattr(send.args[0], "transport", None)
@@ -135,14 +132,12 @@ class Outbox:
 
     def __init__(self, label: str, on_fail: collections.abc.Callable[[decisions.Close], None]) -> None:
         self.label = label
-        self.frames: collections.deque[str] = collections.deque()
+        # A live region's outbox (``listener.sockets.region_outbox``) queues other entries too.
+        self.frames: collections.deque[Any] = collections.deque()
         self.held: list[events.LogEvent] = []
         self.closing: decisions.Close | None = None
         self.send: Send | None = None
-        # The server's own send under ``send``, found once per socket rather than on every push:
-        # what the slow rule reads (a JSON socket's send is the server's already).
-        self._server_send: Send | None = None
-        self._on_fail = on_fail
+        self.on_fail = on_fail
         # The writer's wait for frames, while it waits: a bare future (an Event would keep a
         # deque of waiters per socket, about 0.7 KB each for thousands of idle sockets).
         self._waiter: asyncio.Future[None] | None = None
@@ -157,7 +152,7 @@ class Outbox:
 
     def unread(self) -> int:
         count = len(self.frames) + len(self.held)
-        held = _server_backlog(self._server_send) if self._server_send is not None else None
+        held = transport_backlog(self.send) if self.send is not None else None
         if held and self._frames_sent:
             count += held * self._frames_sent // max(self._bytes_sent, 1)
         return count
@@ -219,7 +214,7 @@ class Outbox:
         self.held.clear()
         self.closing = close
         self.stop()
-        self._on_fail(close)
+        self.on_fail(close)
 
     def stop(self) -> None:
         if self._check is not None:
@@ -228,40 +223,53 @@ class Outbox:
 
     # Writing ------------------------------------------------------------------------------
 
-    def _use(self, send: Send) -> None:
-        if send is not self.send:
-            self.send = send
-            self._server_send = server_send(send)
-
     async def write(self, send: Send) -> decisions.Close:
         """Send queued frames as they come, until a close is asked for; return that close."""
-        self._use(send)
+        self.send = send
         while True:
-            if not self.frames and self.closing is None:
+            if not self._ready() and (self.closing is None or self.frames):
+                # Nothing to send yet: woken by a push, a close, or (for a region) a rendering.
                 self._waiter = asyncio.get_running_loop().create_future()
                 try:
                     await self._waiter
                 finally:
                     self._waiter = None
+                continue
             metrics.observe_backlog(len(self.frames))
             sent = 0
-            while self.frames:
-                frame = self.frames.popleft()
-                await send_frame(send, frame, self.label)
+            while self._ready():
+                taken = self._take()
+                if taken is None:
+                    continue
+                frame, source = taken
+                await send_frame(send, frame, self.label, source)
                 sent += 1
                 self._bytes_sent += len(frame)
             self._frames_sent += sent
             # One counter update per wake-up, not per frame: it takes a lock.
             metrics.FRAMES_SENT.inc(sent)
-            if self.closing is not None:
+            if self.closing is not None and not self.frames:
                 self.stop()
                 return self.closing
 
-    async def send_now(self, send: Send, frames: list[str]) -> None:
-        """Hand replayed frames to the transport, then wait until it has room for more."""
-        self._use(send)
-        for frame in frames:
-            await send_frame(send, frame, self.label)
+    def _ready(self) -> bool:
+        """Whether the first queued frame can be sent now."""
+        return bool(self.frames)
+
+    def _take(self) -> tuple[str, str] | None:
+        """The first queued frame: (the text to send, the JSON frame it stands for); None when
+        this page gets nothing for it."""
+        frame = self.frames.popleft()
+        return frame, frame
+
+    async def send_now(self, send: Send, frames: collections.abc.Sequence[str | tuple[str, str]]) -> None:
+        """Hand replayed frames to the transport, then wait until it has room for more.
+
+        A frame may come as (the text to send, the JSON frame it stands for), as ``_take`` gives it."""
+        self.send = send
+        for entry in frames:
+            frame, source = entry if isinstance(entry, tuple) else (entry, entry)
+            await send_frame(send, frame, self.label, source)
             self._bytes_sent += len(frame)
         self._frames_sent += len(frames)
         metrics.FRAMES_SENT.inc(len(frames))

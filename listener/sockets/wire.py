@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import collections.abc
 import enum
+import functools
 import html
 import re
 import urllib.parse
 from typing import Any
 
+from listener.log import events
 from listener.sockets import streams
 
 QUERY_KEY = "swap"
@@ -88,6 +90,18 @@ def frame(wire: Wire, parts: list[str], cursor: str) -> str:
     if wire is Wire.TURBO:
         return "".join(parts)
     return '<template hx-swap-oob="none:body" data-cursor="%s"></template>%s' % (cursor, "".join(parts))
+
+
+@functools.lru_cache(maxsize=1024)
+def cursor_only(wire: Wire, cursor: str) -> str:
+    """A frame that changes nothing and carries ``cursor``, for events that changed nothing in
+    the page's regions: for htmx the cursor's own element, which htmx swaps into nothing; for
+    Turbo a JSON ``cursor`` frame (Turbo finds no stream in it; the library's client and the
+    manual's resume scripts read its cursor). Cached: every socket that skipped the same event
+    sends the same string."""
+    if wire is Wire.TURBO:
+        return events.frame("cursor", {}, cursor)
+    return frame(wire, [], cursor)
 
 
 def _css_id(escaped: str) -> str:

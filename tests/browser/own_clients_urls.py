@@ -48,6 +48,7 @@ TURBO_RESUMING = engines["django"].from_string(
     socket.addEventListener("message", (event) => {
       const last = [...event.data.matchAll(/<turbo-stream data-cursor="([^"]+)"/g)].pop();
       if (last) cursor = last[1];
+      else if (event.data.startsWith('{"type": "cursor"')) cursor = JSON.parse(event.data).cursor;
     });
     socket.addEventListener("close", (event) => {
       disconnectStreamSource(socket);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from chat import models
 from listener.log import rendering
+from listener.sockets import outbox
 from project.asgi import application
 from tests.conftest import HOST, ORIGIN, close_code, connect, frames, session_cookie, sync
 
@@ -99,3 +101,29 @@ async def test_an_event_a_consumer_cannot_handle_closes_it_resumably(people, roo
     request = await sync(models.ChatRoomJoinRequest.objects.create)(user=people["member"], room=room)
     assert (await frames(bystander, 1))[0]["kwargs"]["id"] == str(request.id)
     await bystander.disconnect()
+
+
+class _Transport:
+    """What daphne's TCP transport tells of its buffer: 95 bytes not yet written."""
+
+    dataBuffer = b"x" * 100
+    offset = 10
+    _tempDataLen = 5
+
+
+class _Protocol:
+    transport = _Transport()
+
+
+async def _handle_reply(protocol: _Protocol, message: dict[str, Any]) -> None:
+    pass
+
+
+async def test_the_slow_rule_counts_what_daphne_still_holds() -> None:
+    """Daphne's send returns at once and buffers without bound: an outbox counts the bytes its
+    transport still holds as frames the page has not read (JSON and region sockets alike write
+    through the server's own send)."""
+    send = functools.partial(_handle_reply, _Protocol())
+    box = outbox.Outbox("test", lambda close: None)
+    await box.send_now(send, ["x" * 19])  # one frame of 19 characters sent: 95 bytes are 5 frames
+    assert box.unread() == 5

@@ -3,22 +3,23 @@ by the topic's own consumer, exactly once from the page's render, rendered once 
 
 from __future__ import annotations
 
-import functools
+import asyncio
+import json
 import re
-from typing import Any
 
 import prometheus_client
 import psycopg
 import pytest
+import websockets.asyncio.client as ws_client
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
 import listener
 from chat import models
-from listener.sockets import fragments, outbox
+from listener.sockets import region_outbox
 from tests import servers
-from tests.conftest import close_code, connect, sync
+from tests.conftest import close_code, connect, session_cookie, sync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -224,36 +225,107 @@ async def test_a_refresh_stream_sends_a_bare_element_without_rendering(
     await page.disconnect()
 
 
-class _Transport:
-    """What daphne's TCP transport tells of its buffer: 95 bytes not yet written."""
-
-    dataBuffer = b"x" * 100
-    offset = 10
-    _tempDataLen = 5
-
-
-class _Protocol:
-    transport = _Transport()
+async def _region(
+    server: servers.Server, user: User, cursor: str | None = None, swap: str = "turbo"
+) -> ws_client.ClientConnection:
+    cookie = (await sync(session_cookie)(user)).decode()
+    path = "/ws/user/%s?live=renames&swap=%s%s" % (user.pk, swap, "&cursor=%s" % cursor if cursor else "")
+    return await ws_client.connect(
+        server.ws + path, additional_headers={"Origin": server.http, "Cookie": cookie}, open_timeout=10
+    )
 
 
-async def _handle_reply(protocol: _Protocol, message: dict[str, Any]) -> None:
-    pass
+async def _next(socket: ws_client.ClientConnection, timeout: float = 10) -> str:
+    text = await asyncio.wait_for(socket.recv(), timeout)
+    assert isinstance(text, str)
+    return text
 
 
-def test_a_regions_send_still_shows_daphnes_backlog() -> None:
-    """The slow rule reads what daphne buffers through the region's send as through the server's."""
-    server_send = functools.partial(_handle_reply, _Protocol())
-    region_send = fragments.sender({"query_string": b"live=home"}, 1, server_send)
-    assert region_send is not server_send
-    assert outbox.transport_backlog(region_send) == outbox.transport_backlog(server_send) == 95
+async def _nothing(socket: ws_client.ClientConnection, within: float) -> None:
+    with pytest.raises(TimeoutError):
+        text = await asyncio.wait_for(socket.recv(), within)
+        pytest.fail("expected nothing, got %s" % text)
 
 
-@pytest.mark.parametrize("live", [False, True], ids=["json", "region"])
-async def test_the_slow_rule_counts_daphnes_backlog_behind_either_send(live: bool) -> None:
-    """An outbox counts what daphne still holds as unread frames, whichever send it writes through."""
-    server_send = functools.partial(_handle_reply, _Protocol())
-    send = fragments.sender({"query_string": b"live=home" if live else b""}, 1, server_send)
-    assert (send is not server_send) == live
-    box = outbox.Outbox("test", lambda close: None)
-    await box.send_now(send, ["x" * 19])  # one frame of 19 characters sent: 95 bytes are 5 frames
-    assert box.unread() == 5
+async def test_events_that_change_nothing_move_the_cursor_so_a_reconnect_replays_nothing(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
+    """Creating rooms reaches the owner's topic but changes nothing in a region that follows only
+    renames: no element is sent for them, but a cursor frame says they were seen, and a page that
+    reconnects from it gets exactly what it missed."""
+    owner = people["owner"]
+    extra_env = {"DJANGO_SETTINGS_MODULE": "tests.sockets.quiet_region.settings"}
+    with servers.daphne(1, extra_env=extra_env) as (server,):
+        page = await _region(server, owner)
+        await sync(models.ChatRoom.objects.filter(pk=room.pk).update)(title="Lounge")
+        [renamed] = STREAM.finditer(await _next(page))
+        assert (renamed["action"], renamed["target"]) == ("refresh", "room-%d" % room.id)
+
+        for title in ("Den", "Attic", "Loft"):  # events on the topic that the region ignores
+            await sync(models.ChatRoom.objects.create)(owner=owner, title=title)
+        moved = json.loads(await _next(page, region_outbox.CURSOR_DELAY + 5))
+        assert moved["type"] == "cursor" and moved["cursor"] != renamed["cursor"]
+        await _nothing(page, region_outbox.CURSOR_DELAY + 0.5)  # one cursor frame, not one per event
+        await page.close()
+
+        await sync(sql)("UPDATE chat_chatroom SET title = %s WHERE id = %s", "Cellar", room.id)  # while away
+        again = await _region(server, owner, moved["cursor"])
+        [missed] = STREAM.finditer(await _next(again))
+        assert (missed["action"], missed["target"]) == ("refresh", "room-%d" % room.id)
+        assert missed["cursor"] not in (renamed["cursor"], moved["cursor"])
+        # Neither the rename it had nor the skipped creates come again (a replay that ended on
+        # those would be followed by another cursor frame).
+        await _nothing(again, region_outbox.CURSOR_DELAY + 1)
+        await again.close()
+
+        # From the older cursor the skipped events are replayed (sending nothing), then the missed
+        # rename: what the cursor frame saved a reconnecting page from.
+        older = await _region(server, owner, renamed["cursor"])
+        [replayed] = STREAM.finditer(await _next(older))
+        assert replayed["cursor"] == missed["cursor"]
+        await older.close()
+
+
+async def test_an_htmx_page_gets_the_cursor_as_the_element_htmx_swaps_into_nothing(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
+    owner = people["owner"]
+    extra_env = {"DJANGO_SETTINGS_MODULE": "tests.sockets.quiet_region.settings"}
+    with servers.daphne(1, extra_env=extra_env) as (server,):
+        page = await _region(server, owner, swap="htmx")
+        await sync(models.ChatRoom.objects.create)(owner=owner, title="Den")  # changes nothing here
+        text = await _next(page, region_outbox.CURSOR_DELAY + 5)
+        found = re.fullmatch(r'<template hx-swap-oob="none:body" data-cursor="([^"]+)"></template>', text)
+        assert found, text
+        await page.close()
+        again = await _region(server, owner, found[1], swap="htmx")
+        await _nothing(again, region_outbox.CURSOR_DELAY + 1)  # the create is not replayed
+        await again.close()
+
+
+# A region whose template is missing: every render fails.
+BROKEN = listener.Live(
+    "test-broken",
+    [
+        listener.Stream(
+            "did_alter_room",
+            when={"action": "rename"},
+            action="replace",
+            target="room-{room[id]}",
+            template="chat/_no_such_partial.html",
+        )
+    ],
+)
+
+
+async def test_a_failed_render_sends_nothing_and_keeps_the_cursor_before_it(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
+    """Unlike an event that changes nothing, one whose render failed gets no cursor frame: a
+    reconnect renders it again instead of going past it."""
+    member = people["member"]
+    page, connected, _ = await connect("/ws/user/%d?live=%s" % (member.pk, BROKEN.name), member)
+    assert connected
+    await sync(models.ChatRoom.objects.filter(pk=room.pk).update)(title="Lounge")
+    assert await page.receive_nothing(timeout=region_outbox.CURSOR_DELAY + 1)
+    await page.disconnect()

@@ -118,6 +118,8 @@ function follow(regions) {
     cursor: regions[0].dataset.cursor,
     parse,
     handlers: {
+      // Events that changed nothing here: the frame only moves the cursor a reconnect resumes from.
+      cursor() {},
       turbo_stream(kwargs, frame) {
         for (const stream of frame.streams) {
           try {
