@@ -143,11 +143,22 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._shut(code)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # Pages have nothing to say on these sockets: their frames are dropped here, before
-        # Channels' per-message database clean-up, so a flood costs next to nothing.
-        if message["type"] == "websocket.receive":
-            return
-        await super().dispatch(message)
+        """Handle the server's messages without Channels' per-message database clean-up.
+
+        Channels closes old connections in a trip to its single database thread before every
+        handler, a third trip per handshake besides the session's and the access check's, and
+        another on disconnect. Here it has nothing to clean: this consumer reaches the database
+        only through ``database_sync_to_async``, which closes the thread's connection after each
+        call (returned to the pool: the pool hands one out per checkout, so none is left to age
+        between messages). Pages have nothing to say on these sockets: their frames are dropped.
+        """
+        kind = message["type"]
+        if kind == "websocket.connect":
+            await self.websocket_connect(message)
+        elif kind == "websocket.disconnect":
+            await self.websocket_disconnect(message)
+        elif kind != "websocket.receive":
+            await super().dispatch(message)
 
     async def websocket_disconnect(self, message: Any) -> None:
         await self.disconnect(message.get("code", 1006))
