@@ -15,7 +15,6 @@ import asyncio
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django import db
@@ -23,7 +22,18 @@ from django import db
 from listener import exceptions, metrics
 from listener.layer import channel_layer
 from listener.log import cursors, events, history
-from listener.sockets import expiry, gaps, handshake, lifecycle, outbox, presence, recheck, replay, revocation
+from listener.sockets import (
+    expiry,
+    gaps,
+    handshake,
+    handshake_threads,
+    lifecycle,
+    outbox,
+    presence,
+    recheck,
+    replay,
+    revocation,
+)
 from listener.sockets.decisions import Close, Code, Decision, Verdict, stronger
 from listener.sockets.fragments import sender
 from listener.sockets.lifecycle import SocketState
@@ -110,7 +120,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         self._join()
         try:
-            refusal, until, pruned_below = await database_sync_to_async(history.resume_point)(
+            refusal, until, pruned_below = await handshake_threads.run(history.resume_point)(
                 self.expiry.reading(self.authorize)
             )
         except db.DatabaseError:

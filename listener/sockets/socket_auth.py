@@ -15,14 +15,13 @@ import asyncio
 import importlib
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django import db
 from django.conf import settings
 from django.http import cookie
 from django.utils import crypto
 
 from listener import conf
-from listener.sockets import user_rows
+from listener.sockets import handshake_threads, user_rows
 
 Scope = dict[str, Any]
 
@@ -58,7 +57,7 @@ async def _user(scope: Scope) -> Any:
     """
     timeout = conf.handshake_database_timeout()
     try:
-        return await asyncio.wait_for(database_sync_to_async(_user_now)(scope), timeout)
+        return await asyncio.wait_for(handshake_threads.run(_user_now)(scope), timeout)
     except TimeoutError as exc:
         raise db.OperationalError("no database answer to the session lookup within %.1f s" % timeout) from exc
 
