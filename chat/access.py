@@ -57,7 +57,10 @@ class RoomAccess:
 @functools.cache
 def _load_statement() -> str:
     """The room's owner and owner's grant, and the user's membership grant (NULL: none)."""
-    quote = connection.ops.quote_name
+
+    def quote(name: str | None) -> str:
+        return connection.ops.quote_name(str(name))
+
     room = models.ChatRoom._meta
     member = models.ChatRoomMembership._meta
     return (

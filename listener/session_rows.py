@@ -10,14 +10,21 @@ same filter on ``expire_date``.
 from __future__ import annotations
 
 import datetime
-import functools
 from typing import Any
 
 from django.db import connections, router
 
+_built: dict[type[Any], tuple[str, str]] = {}
 
-@functools.cache
+
 def _statements(model: type[Any]) -> tuple[str, str]:
+    found = _built.get(model)
+    if found is None:
+        found = _built[model] = _build(model)
+    return found
+
+
+def _build(model: type[Any]) -> tuple[str, str]:
     meta = model._meta
     quote = connections[router.db_for_read(model)].ops.quote_name
     table = quote(meta.db_table)
@@ -44,4 +51,5 @@ def expiry(model: type[Any], session_key: str) -> datetime.datetime | None:
     with connections[router.db_for_read(model)].cursor() as cur:
         cur.execute(_statements(model)[1], [session_key])
         row = cur.fetchone()
-    return None if row is None else row[0]  # type: ignore[no-any-return]
+    found: datetime.datetime | None = None if row is None else row[0]
+    return found

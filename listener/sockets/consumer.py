@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -164,7 +164,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         """
         kind = message["type"]
         if kind == "websocket.connect":
-            await self.websocket_connect(message)
+            await self.websocket_connect(cast(Any, message))
         elif kind == "websocket.disconnect":
             await self.websocket_disconnect(message)
         elif kind != "websocket.receive":

@@ -63,8 +63,8 @@ class SessionExpiry:
         followed = watched.followed if watched is not None else None
         if followed is None:
             # Every handshake reads this: one statement built once, not a queryset per read.
-            found = session_rows.expiry(model_of(), session.session_key)
-            return found if found is not None else timezone.now()
+            stored = session_rows.expiry(model_of(), session.session_key)
+            return stored if stored is not None else timezone.now()
         # The key was cycled (a password change): the socket knows only the new key's topic,
         # named by its md5. A scan of the session table, once per cycle and expiry.
         digest = followed.removeprefix(topics.SESSION.prefix + "_")

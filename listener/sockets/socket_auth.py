@@ -66,14 +66,14 @@ def _user_now(scope: Scope) -> Any:
     """``channels.auth.get_user``, step for step, with the user read by ``user_rows``."""
     # Imported here: they import Django's auth models, and `listener` imports before the app
     # registry is ready.
-    from channels import auth as channels_auth
     from django.contrib import auth
     from django.contrib.auth import models
 
     session = scope["session"]
     user = None
     try:
-        user_id = channels_auth._get_user_session_key(session)
+        # Channels' reading of the id: to the primary key's Python type, as Django's auth does.
+        user_id = auth.get_user_model()._meta.pk.to_python(session[auth.SESSION_KEY])
         backend_path = session[auth.BACKEND_SESSION_KEY]
     except KeyError:
         pass

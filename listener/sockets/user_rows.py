@@ -65,7 +65,7 @@ def _statement(model: type[models.Model]) -> _Statement | None:
     default = model._default_manager
     plain = (
         type(default).get_queryset is manager.BaseManager.get_queryset
-        and default._queryset_class is models.QuerySet
+        and getattr(default, "_queryset_class", None) is models.QuerySet
         and not meta.proxy
         and not meta.parents
     )
@@ -81,8 +81,8 @@ def _statement(model: type[models.Model]) -> _Statement | None:
         found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         converters.append((column, found))
     sql = "SELECT %s FROM %s WHERE %s = %%s" % (
-        ", ".join(quote(field.column) for field in fields),
+        ", ".join(quote(str(field.column)) for field in fields),
         quote(meta.db_table),
-        quote(meta.pk.column),
+        quote(str(meta.pk.column)),
     )
     return _Statement(sql, alias, [field.attname for field in fields], converters)
