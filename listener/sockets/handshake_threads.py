@@ -10,13 +10,19 @@ wants: it takes a connection at its first query and gives it back when it return
 (``database_sync_to_async`` closes the thread's connections before and after; with the pool,
 that is a checkout and a return), so no connection or transaction outlives a call or crosses
 threads. Other database work (re-checks, replays, presence) stays on Channels' thread.
+
+`bounded` gives up on a read when the handshake reads have made no progress for a while: a
+crowd's reads queue for seconds behind each other and must not be refused for it (uvicorn lets
+them wait), but with Postgres away nothing finishes, and the page must hear 4503 rather than wait.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections.abc
 import concurrent.futures
 import functools
+import weakref
 from typing import ParamSpec, TypeVar
 
 from channels.db import database_sync_to_async
@@ -39,3 +45,26 @@ def run(fn: collections.abc.Callable[P, R]) -> collections.abc.Callable[P, colle
     if conf.handshake_threads() == 0:
         return database_sync_to_async(fn)
     return database_sync_to_async(fn, thread_sensitive=False, executor=_executor())
+
+
+# When a handshake read last finished, by each event loop's clock.
+_last_done: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, float] = weakref.WeakKeyDictionary()
+
+
+async def bounded(fn: collections.abc.Callable[[], R], timeout: float) -> R:
+    """``fn()`` on the handshake threads; TimeoutError once neither it nor any other handshake
+    read has finished for ``timeout`` seconds (a queue that moves is waited for)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(run(fn)())
+    since = loop.time()
+    try:
+        while True:
+            deadline = max(since, _last_done.get(loop, since)) + timeout
+            done, _ = await asyncio.wait({task}, timeout=max(deadline - loop.time(), 0.0))
+            if done:
+                _last_done[loop] = loop.time()
+                return task.result()
+            if max(since, _last_done.get(loop, since)) + timeout <= loop.time():
+                raise TimeoutError
+    finally:
+        task.cancel()

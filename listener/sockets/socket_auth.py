@@ -11,7 +11,7 @@ on an HTTP response, so on a WebSocket its send wrapper has nothing to do.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import importlib
 from typing import Any
 
@@ -48,16 +48,18 @@ class SocketAuth:
 
 
 async def _user(scope: Scope) -> Any:
-    """Channels' own lookup (in a thread): the session's user, checked against its auth hash.
+    """Channels' own lookup (on a handshake thread): the session's user, checked against its auth hash.
 
     A database error propagates (the socket closes with 4503, never 4401: Channels' get_user
-    turns only a missing session key into AnonymousUser). A lookup that waits longer than
-    REALTIME_HANDSHAKE_DATABASE_TIMEOUT (Postgres down: a pooled connection is awaited for the
-    pool's whole timeout) fails the same way, before daphne drops the handshake at 5 s.
+    turns only a missing session key into AnonymousUser). A lookup stuck for longer than
+    REALTIME_HANDSHAKE_DATABASE_TIMEOUT while no other handshake's read finishes either
+    (Postgres down: a pooled connection is awaited for the pool's whole timeout) fails the same
+    way, before daphne drops the handshake at 5 s; one that only queues behind a crowd's reads
+    waits its turn.
     """
     timeout = conf.handshake_database_timeout()
     try:
-        return await asyncio.wait_for(handshake_threads.run(_user_now)(scope), timeout)
+        return await handshake_threads.bounded(functools.partial(_user_now, scope), timeout)
     except TimeoutError as exc:
         raise db.OperationalError("no database answer to the session lookup within %.1f s" % timeout) from exc
 
