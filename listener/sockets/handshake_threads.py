@@ -22,7 +22,7 @@ import asyncio
 import collections.abc
 import concurrent.futures
 import functools
-import weakref
+import time
 from typing import ParamSpec, TypeVar
 
 from channels.db import database_sync_to_async
@@ -47,24 +47,33 @@ def run(fn: collections.abc.Callable[P, R]) -> collections.abc.Callable[P, colle
     return database_sync_to_async(fn, thread_sensitive=False, executor=_executor())
 
 
-# When a handshake read last finished, by each event loop's clock.
-_last_done: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, float] = weakref.WeakKeyDictionary()
+# When a handshake read last finished (time.monotonic()), set by the thread that ran it: a
+# crowd can keep the event loop too busy to hear of a finished read for seconds.
+_last_done = [0.0]
+
+
+def _timed(fn: collections.abc.Callable[[], R]) -> collections.abc.Callable[[], R]:
+    def timed() -> R:
+        try:
+            return fn()
+        finally:
+            _last_done[0] = time.monotonic()
+
+    return timed
 
 
 async def bounded(fn: collections.abc.Callable[[], R], timeout: float) -> R:
     """``fn()`` on the handshake threads; TimeoutError once neither it nor any other handshake
     read has finished for ``timeout`` seconds (a queue that moves is waited for)."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(run(fn)())
-    since = loop.time()
+    task = asyncio.ensure_future(run(_timed(fn))())
+    since = time.monotonic()
     try:
         while True:
-            deadline = max(since, _last_done.get(loop, since)) + timeout
-            done, _ = await asyncio.wait({task}, timeout=max(deadline - loop.time(), 0.0))
+            deadline = max(since, _last_done[0]) + timeout
+            done, _ = await asyncio.wait({task}, timeout=max(deadline - time.monotonic(), 0.0))
             if done:
-                _last_done[loop] = loop.time()
                 return task.result()
-            if max(since, _last_done.get(loop, since)) + timeout <= loop.time():
+            if max(since, _last_done[0]) + timeout <= time.monotonic():
                 raise TimeoutError
     finally:
         task.cancel()
