@@ -16,6 +16,9 @@ import pytest
 from listener import conf
 from listener.sockets import handshake_threads
 
+# The reads run through database_sync_to_async, which tidies the thread's connections.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 async def test_a_queue_that_moves_is_waited_for() -> None:
     threads = conf.handshake_threads()
