@@ -70,8 +70,9 @@ bench-layer: bootstrap ## the channel layer against channels-redis: send/group_s
 bench-prune: bootstrap ## pruning 1M events beside live delivery: p99 commit-to-dispatch and log size, one statement vs batches
 	$(BIN)/python -m bench.prune
 
-bench-handshake: bootstrap ## handshakes/s and ms per handshake at 300, 1,000 and 5,000 at once, ours and Channels + channels-redis (needs Redis)
-	$(BIN)/python -m bench.handshake
+bench-handshake: bootstrap ## handshakes/s and ms per handshake, ours and Channels + channels-redis: daphne at 300 and 1,000 at once, uvicorn at 300, 1,000 and 5,000 (needs Redis)
+	$(BIN)/python -m bench.handshake --server daphne --crowds 300,1000
+	$(BIN)/python -m bench.handshake --server uvicorn --crowds 300,1000,5000
 
 stop-db: ## stop the embedded Postgres
 	$(BIN)/python -m project.embedded_postgres stop

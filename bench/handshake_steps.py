@@ -31,7 +31,9 @@ def _instrument() -> None:
     from django.db.backends import signals
 
     def wrap(sender: Any, connection: Any, **kwargs: Any) -> None:
-        connection.execute_wrappers.append(_count_statement)
+        # Sent at each checkout from the pool, to the thread's same wrapper object: count once.
+        if _count_statement not in connection.execute_wrappers:
+            connection.execute_wrappers.append(_count_statement)
 
     signals.connection_created.connect(wrap, weak=False)
     original: collections.abc.Callable[..., Any] = sync.SyncToAsync.thread_handler

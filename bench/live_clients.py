@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
 TITLE = re.compile(r"bench-(\d+)")
 RECEIVE_TIMEOUT = 60.0
@@ -34,7 +35,7 @@ async def open_socket(port: int, user_id: int, cookie: str, mode: str) -> Client
     path = "/ws/user/%d%s" % (user_id, "" if region is None else "?live=" + region)
     return await connect(
         "ws://127.0.0.1:%d%s" % (port, path),
-        origin="http://127.0.0.1:%d" % port,
+        origin=Origin("http://127.0.0.1:%d" % port),
         additional_headers={"Cookie": cookie},
         proxy=None,
         max_size=None,

@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     # 4503: under daphne's 5 s handshake limit (--websocket_connect_timeout), so a page reads
     # "try again" rather than a dropped handshake while Postgres or a free pooled connection is away.
     "REALTIME_HANDSHAKE_DATABASE_TIMEOUT": 4.0,
+    # Threads that run handshakes' database reads (listener/sockets/handshake_threads.py), each
+    # taking a pooled connection only while it reads; 0: Channels' one database thread.
+    "REALTIME_HANDSHAKE_THREADS": 4,
     # Open sockets one user may hold in one server process; the newest beyond it is closed with
     # 4429. None: no cap.
     "REALTIME_MAX_SOCKETS_PER_USER": 20,
@@ -152,6 +155,10 @@ def listener_ready_timeout() -> float:
 
 def handshake_database_timeout() -> float:
     return float(get("REALTIME_HANDSHAKE_DATABASE_TIMEOUT"))
+
+
+def handshake_threads() -> int:
+    return int(get("REALTIME_HANDSHAKE_THREADS"))
 
 
 def max_sockets_per_user() -> int | None:

@@ -35,6 +35,11 @@ def _count(value: Any) -> str | None:
     return None if ok else "must be a whole number above 0, not %r" % (value,)
 
 
+def _count_or_zero(value: Any) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return None if ok else "must be a whole number >= 0, not %r" % (value,)
+
+
 def _optional(rule: Rule) -> Rule:
     def check(value: Any) -> str | None:
         problem = None if value is None else rule(value)
@@ -108,6 +113,7 @@ RULES: dict[str, Rule] = {
     "REALTIME_SLOW_GRACE": _seconds,
     "REALTIME_LISTENER_READY_TIMEOUT": _seconds,
     "REALTIME_HANDSHAKE_DATABASE_TIMEOUT": _seconds,
+    "REALTIME_HANDSHAKE_THREADS": _count_or_zero,
     "REALTIME_MAX_SOCKETS_PER_USER": _optional(_count),
     "REALTIME_PRESENCE": _flag,
     "REALTIME_PRESENCE_HEARTBEAT": _seconds,

@@ -4,13 +4,20 @@ Django cycles a session's key on login and on ``update_session_auth_hash``: it s
 under a new key and deletes the old row. To a trigger that deletion looks like a logout. This
 store deletes the old row in a transaction that names the new key's topic, so the sockets of
 that session follow it instead of closing. Use it with ``SESSION_ENGINE = "listener.sessions"``.
+
+It also reads a session by one statement built once (``listener.session_rows``) rather than a
+queryset per read: every socket's handshake reads one, on Channels' single database thread.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.sessions.backends import db as db_sessions
 from django.db import connections, router, transaction
+from django.utils import timezone
 
+from listener import session_rows
 from listener.capture import access, topics
 
 
@@ -18,6 +25,15 @@ class SessionStore(db_sessions.SessionStore):
     """Django's database session store; a cycled key names its successor."""
 
     _cycling = False
+
+    def _get_session_from_db(self) -> Any:
+        """Django's read, by one prepared statement: the unexpired row, or None (and no key)."""
+        if self.session_key is None:
+            return None
+        found = session_rows.live(self.model, self.session_key, timezone.now())
+        if found is None:
+            self._session_key = None
+        return found
 
     def cycle_key(self) -> None:
         self._cycling = True

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django import db
 
 from listener import exceptions, metrics
 from listener.layer import channel_layer
-from listener.log import cursors, events, history
+from listener.log import cursors, events
 from listener.sockets import expiry, gaps, handshake, lifecycle, outbox, presence, recheck, replay, revocation
 from listener.sockets.decisions import Close, Code, Decision, Verdict, stronger
 from listener.sockets.fragments import outbox_for
@@ -111,9 +110,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.outbox = outbox_for(self.scope, self.user_id, self.outbox)
         self._join()
         try:
-            refusal, until, pruned_below = await database_sync_to_async(history.resume_point)(
-                self.expiry.reading(self.authorize)
-            )
+            refusal, until, pruned_below = await handshake.resume_point(self.expiry.reading(self.authorize))
         except db.DatabaseError:
             # Postgres went away between the listener's check and ours: leave the groups, 4503.
             logger.warning("socket %s: database unavailable", self._label())
@@ -144,11 +141,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._shut(code)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # Pages have nothing to say on these sockets: their frames are dropped here, before
-        # Channels' per-message database clean-up, so a flood costs next to nothing.
-        if message["type"] == "websocket.receive":
-            return
-        await super().dispatch(message)
+        """Skip Channels' per-message trip to its database thread (every query here returns its
+        connection to the pool), a third per handshake. Pages' own frames are dropped."""
+        if (kind := message["type"]) == "websocket.connect":
+            await self.websocket_connect(cast(Any, message))
+        elif kind == "websocket.disconnect":
+            await self.websocket_disconnect(message)
+        elif kind != "websocket.receive":
+            await super().dispatch(message)
 
     async def websocket_disconnect(self, message: Any) -> None:
         await self.disconnect(message.get("code", 1006))

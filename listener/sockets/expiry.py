@@ -24,6 +24,7 @@ from django.db import DatabaseError
 from django.db.models import functions
 from django.utils import timezone
 
+from listener import session_rows
 from listener.capture import topics
 from listener.sockets import decisions, lifecycle
 
@@ -58,18 +59,20 @@ class SessionExpiry:
         model_of = getattr(session, "get_model_class", None)
         if model_of is None or not session.session_key:
             return None
-        rows = model_of()._default_manager
         watched = self.socket.session_watch
         followed = watched.followed if watched is not None else None
         if followed is None:
-            rows = rows.filter(session_key=session.session_key)
-        else:
-            # The key was cycled (a password change): the socket knows only the new key's topic,
-            # named by its md5. A scan of the session table, once per cycle and expiry.
-            digest = followed.removeprefix(topics.SESSION.prefix + "_")
-            rows = rows.annotate(realtime_key_md5=functions.MD5("session_key")).filter(
-                realtime_key_md5=digest
-            )
+            # Every handshake reads this: one statement built once, not a queryset per read.
+            stored = session_rows.expiry(model_of(), session.session_key)
+            return stored if stored is not None else timezone.now()
+        # The key was cycled (a password change): the socket knows only the new key's topic,
+        # named by its md5. A scan of the session table, once per cycle and expiry.
+        digest = followed.removeprefix(topics.SESSION.prefix + "_")
+        rows = (
+            model_of()
+            ._default_manager.annotate(realtime_key_md5=functions.MD5("session_key"))
+            .filter(realtime_key_md5=digest)
+        )
         found: datetime.datetime | None = rows.values_list("expire_date", flat=True).first()
         return found if found is not None else timezone.now()
 

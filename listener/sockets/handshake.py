@@ -13,8 +13,8 @@ from typing import Any
 from listener import conf, exceptions
 from listener.capture import topics
 from listener.layer import channel_layer, process
-from listener.log import cursors
-from listener.sockets import decisions, fragments, origin, wire
+from listener.log import cursors, history
+from listener.sockets import decisions, fragments, handshake_threads, origin, wire
 
 Scope = collections.abc.Mapping[str, Any]
 
@@ -99,3 +99,10 @@ def join(member: channel_layer.DirectMember, scope: Scope, topic: str, user_id: 
     for name in topics_of(scope, topic, user_id):
         target.join(name, channel)
     return channel
+
+
+async def resume_point(
+    authorize: collections.abc.Callable[[], history.Refusal],
+) -> tuple[history.Refusal, cursors.Snapshot, int]:
+    """``history.resume_point`` on the handshake's own threads (``handshake_threads``)."""
+    return await handshake_threads.run(history.resume_point)(authorize)

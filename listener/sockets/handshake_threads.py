@@ -1,0 +1,79 @@
+"""The threads that run handshakes' database reads: a few of their own, not Channels' one.
+
+Channels runs every ``database_sync_to_async`` call of a process on one thread, one at a time.
+A handshake's reads there are short (two statements, then one transaction), but each round trip
+hands the GIL back to an event loop that a crowd of handshakes keeps busy, and the thread waits
+up to the interpreter's switch interval (5 ms) to get it again: with one thread those waits add
+up, one handshake after another, and a deploy's reconnect storm queues behind them. With a few
+threads the waits overlap. Each call is self-contained, as Django's connection-per-thread rule
+wants: it takes a connection at its first query and gives it back when it returns
+(``database_sync_to_async`` closes the thread's connections before and after; with the pool,
+that is a checkout and a return), so no connection or transaction outlives a call or crosses
+threads. Other database work (re-checks, replays, presence) stays on Channels' thread.
+
+`bounded` gives up on a read when the handshake reads have made no progress for a while: a
+crowd's reads queue for seconds behind each other and must not be refused for it (uvicorn lets
+them wait), but with Postgres away nothing finishes, and the page must hear 4503 rather than wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import concurrent.futures
+import functools
+import time
+from typing import ParamSpec, TypeVar
+
+from channels.db import database_sync_to_async
+
+from listener import conf
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@functools.cache
+def _executor() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(
+        max_workers=conf.handshake_threads(), thread_name_prefix="realtime-handshake"
+    )
+
+
+def run(fn: collections.abc.Callable[P, R]) -> collections.abc.Callable[P, collections.abc.Awaitable[R]]:
+    """``database_sync_to_async(fn)`` on the handshake threads."""
+    if conf.handshake_threads() == 0:
+        return database_sync_to_async(fn)
+    return database_sync_to_async(fn, thread_sensitive=False, executor=_executor())
+
+
+# When a handshake read last finished (time.monotonic()), set by the thread that ran it: a
+# crowd can keep the event loop too busy to hear of a finished read for seconds.
+_last_done = [0.0]
+
+
+def _timed(fn: collections.abc.Callable[[], R]) -> collections.abc.Callable[[], R]:
+    def timed() -> R:
+        try:
+            return fn()
+        finally:
+            _last_done[0] = time.monotonic()
+
+    return timed
+
+
+async def bounded(fn: collections.abc.Callable[[], R], timeout: float) -> R:
+    """``fn()`` on the handshake threads; TimeoutError once neither it nor any other handshake
+    read has finished for ``timeout`` seconds (a queue that moves is waited for)."""
+    task = asyncio.ensure_future(run(_timed(fn))())
+    since = time.monotonic()
+    try:
+        while True:
+            deadline = max(since, _last_done[0]) + timeout
+            done, _ = await asyncio.wait({task}, timeout=max(deadline - time.monotonic(), 0.0))
+            if done:
+                return task.result()
+            if max(since, _last_done[0]) + timeout <= time.monotonic():
+                raise TimeoutError
+    finally:
+        task.cancel()

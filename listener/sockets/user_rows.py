@@ -1,0 +1,88 @@
+"""A socket's user read by one statement built once per user model, when nothing customizes the read.
+
+Channels' ``get_user`` asks the session's backend, and Django's ``ModelBackend.get_user`` builds
+and compiles a ``_default_manager.get(pk=...)`` queryset each time: on Channels' single database
+thread, where every handshake of the process queues, that is most of a handshake's cost. When
+the backend is ``ModelBackend``'s ``get_user`` unchanged and the user model's default manager
+returns a plain queryset over its own table, this sends the same SELECT, built once, and builds
+the instance as the ORM does (``from_db``, the columns' converters). Anything else (another
+backend, a manager that filters, multi-table inheritance) goes through the backend as before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connections, models, router
+from django.db.models import manager
+
+
+@dataclasses.dataclass(frozen=True)
+class _Statement:
+    sql: str
+    alias: str
+    attnames: list[str]
+    # Per column: the converters the ORM would apply to its value, with their expression.
+    converters: list[tuple[Any, list[Any]]]
+
+
+def get(backend: Any, user_id: Any) -> Any:
+    """What ``backend.get_user(user_id)`` returns: the active user, or None."""
+    # Imported here: it imports Django's auth models, and `listener` imports before the app
+    # registry is ready.
+    from django.contrib.auth import backends
+
+    if type(backend).get_user is not backends.ModelBackend.get_user:
+        return backend.get_user(user_id)
+    statement = _statement(get_user_model())
+    if statement is None:
+        return backend.get_user(user_id)
+    model = get_user_model()
+    connection = connections[statement.alias]
+    try:
+        key = model._meta.pk.get_db_prep_value(model._meta.pk.to_python(user_id), connection)
+    except Exception:
+        return backend.get_user(user_id)  # the ORM's own error for a malformed key
+    with connection.cursor() as cur:
+        cur.execute(statement.sql, [key])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for i, (expression, converters) in enumerate(statement.converters):
+        for convert in converters:
+            values[i] = convert(values[i], expression, connection)
+    user = model.from_db(statement.alias, statement.attnames, values)
+    return user if backend.user_can_authenticate(user) else None
+
+
+@functools.cache
+def _statement(model: type[models.Model]) -> _Statement | None:
+    meta = model._meta
+    default = model._default_manager
+    plain = (
+        type(default).get_queryset is manager.BaseManager.get_queryset
+        and getattr(default, "_queryset_class", None) is models.QuerySet
+        and not meta.proxy
+        and not meta.parents
+    )
+    if not plain:
+        return None
+    alias = router.db_for_read(model)
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fields = list(meta.concrete_fields)
+    converters = []
+    for field in fields:
+        column = field.get_col(meta.db_table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        converters.append((column, found))
+    sql = "SELECT %s FROM %s WHERE %s = %%s" % (
+        ", ".join(quote(str(field.column)) for field in fields),
+        quote(meta.db_table),
+        quote(str(meta.pk.column)),
+    )
+    return _Statement(sql, alias, [field.attname for field in fields], converters)

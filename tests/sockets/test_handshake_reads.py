@@ -1,0 +1,92 @@
+"""The handshake's session, user and access reads, built once as statements, answer as the ORM did.
+
+``listener.session_rows``, ``listener.sockets.user_rows`` and the chat's ``RoomAccess.load``
+replace querysets on every socket's handshake; these tests hold them to what a page saw before:
+which sockets open, which close with 4401, 4403 or 4404, and what a custom backend decides.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from django.contrib.auth import backends
+from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+
+from chat import models
+from listener.sockets import user_rows
+from tests.conftest import HOST, ORIGIN, close_code, connect, session_cookie, sync
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class RefusesMo(backends.ModelBackend):
+    """A backend that customizes ``get_user``: it must still be the one asked."""
+
+    def get_user(self, user_id: Any) -> Any:
+        user = super().get_user(user_id)
+        return None if user is not None and user.username == "mo" else user
+
+
+def test_the_user_read_matches_model_backends(people: dict[str, User]) -> None:
+    backend = backends.ModelBackend()
+    for user in people.values():
+        found = user_rows.get(backend, user.pk)
+        expected = backend.get_user(user.pk)
+        assert found is not None and expected is not None
+        assert [getattr(found, f.attname) for f in User._meta.concrete_fields] == [
+            getattr(expected, f.attname) for f in User._meta.concrete_fields
+        ]
+        assert found._state.db == expected._state.db and not found._state.adding
+    people["other"].is_active = False
+    people["other"].save()
+    assert user_rows.get(backend, people["other"].pk) is None
+    assert user_rows.get(backend, 10**9) is None
+    assert user_rows.get(RefusesMo(), people["member"].pk) is None
+    assert user_rows.get(RefusesMo(), people["owner"].pk) is not None
+
+
+async def test_sockets_open_or_refuse_as_before(people: dict[str, User], room: models.ChatRoom) -> None:
+    path = "/ws/room/%d" % room.id
+    for who in ("owner", "member"):
+        socket, connected, _ = await connect(path, people[who])
+        assert connected
+        await socket.disconnect()
+    socket, _, _ = await connect(path, people["outsider"])
+    assert await close_code(socket) == 4403
+    socket, _, _ = await connect("/ws/room/%d" % (room.id + 1000), people["member"])
+    assert await close_code(socket) == 4404
+
+    def deactivate() -> None:
+        User.objects.filter(pk=people["member"].pk).update(is_active=False)
+
+    await sync(deactivate)()
+    socket, _, _ = await connect(path, people["member"])
+    assert await close_code(socket) == 4401
+
+
+async def test_an_expired_session_is_not_logged_in(people: dict[str, User], room: models.ChatRoom) -> None:
+    cookie = await sync(session_cookie)(people["member"])
+
+    def expire() -> None:
+        key = cookie.decode().split("=", 1)[1]
+        past = timezone.now() - datetime.timedelta(seconds=1)
+        assert Session.objects.filter(session_key=key).update(expire_date=past) == 1
+
+    await sync(expire)()
+    socket, _, _ = await connect("/ws/room/%d" % room.id, headers=[ORIGIN, HOST, (b"cookie", cookie)])
+    assert await close_code(socket) == 4401
+
+
+async def test_a_custom_backends_get_user_still_decides(
+    people: dict[str, User], room: models.ChatRoom, settings: Any
+) -> None:
+    settings.AUTHENTICATION_BACKENDS = ["tests.sockets.test_handshake_reads.RefusesMo"]
+    socket, connected, _ = await connect("/ws/room/%d" % room.id, people["owner"])
+    assert connected
+    await socket.disconnect()
+    socket, _, _ = await connect("/ws/room/%d" % room.id, people["member"])
+    assert await close_code(socket) == 4401
