@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from listener import conf, connection, metrics, queries, tasks
+from listener import conf, connection, metrics, pools, queries, tasks
 from listener.log import cursors, events
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,9 @@ class Listener:
                     self.ready.set()
                     await self._follow(conn)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if self.connected:
+                    # Lost a working session: the pooled ones most likely went with it.
+                    await asyncio.to_thread(pools.drain)
                 self.connected = False
                 self.reconnects += 1
                 metrics.LISTENER_RECONNECTS.inc()
