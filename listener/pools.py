@@ -7,10 +7,11 @@ dead, so the first request or socket handshake after it waited for every one of 
 about 3 s with the usual pool, for every page of the fleet that reconnects at once.
 
 The listener hears of a lost session at once (its socket closes while it waits for NOTIFY),
-so it empties the pools then: the pool opens fresh sessions in their place (with its own
-backoff while the database is still away), and only a connection taken in the moment before
-the listener noticed can still meet a dead session. A pool whose sessions were fine loses
-nothing but a few reconnections.
+so it empties the pools then, and again when it is connected anew (sessions the pool opened
+while the listener was away may have been killed with its own attempts): the pool opens fresh
+sessions in their place, and only a connection taken in the moment before the listener noticed
+can still meet a dead session. A pool whose sessions were fine loses nothing but a few
+reconnections.
 """
 
 from __future__ import annotations

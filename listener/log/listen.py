@@ -82,6 +82,9 @@ class Listener:
                         row = await (await conn.execute(queries.get("current_snapshot"))).fetchone()
                         assert row is not None
                         self.snapshot = cursors.Snapshot.parse(row[0])
+                    if backoff.attempt:
+                        # Pooled sessions opened while this one was away may have died since.
+                        await asyncio.to_thread(pools.drain)
                     self.connected = True
                     backoff.reset()
                     logger.info("listener connected, resuming after snapshot %s", self.snapshot)
