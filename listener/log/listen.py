@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from listener import conf, connection, metrics, queries, tasks
+from listener import conf, connection, metrics, pools, queries, tasks
 from listener.log import cursors, events
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,9 @@ class Listener:
                         row = await (await conn.execute(queries.get("current_snapshot"))).fetchone()
                         assert row is not None
                         self.snapshot = cursors.Snapshot.parse(row[0])
+                    if backoff.attempt:
+                        # Pooled sessions opened while this one was away may have died since.
+                        await asyncio.to_thread(pools.drain)
                     self.connected = True
                     backoff.reset()
                     logger.info("listener connected, resuming after snapshot %s", self.snapshot)
@@ -90,6 +93,9 @@ class Listener:
                     self.ready.set()
                     await self._follow(conn)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if self.connected:
+                    # Lost a working session: the pooled ones most likely went with it.
+                    await asyncio.to_thread(pools.drain)
                 self.connected = False
                 self.reconnects += 1
                 metrics.LISTENER_RECONNECTS.inc()

@@ -36,19 +36,6 @@ async def server(_daphne, transactional_db):
     await close_pages()
 
 
-@pytest.fixture
-async def server_then_a_new_one(_daphne, transactional_db):
-    """The shared server, replaced by a new process after the test: the test breaks every
-    connection in the database, and a server still recovering from that (its channel layer's
-    connection, after a pause) would answer the next test's handshakes seconds late."""
-    yield servers.reused(_daphne)
-    await close_pages()
-    _daphne.process.terminate()
-    _daphne.process.wait(10)
-    _daphne.process = servers.spawn(_daphne.port)
-    servers.wait_until_up(_daphne)
-
-
 # The pages that page_for opened in the running test. The server outlives the test, so the test's
 # end closes them: a socket left open would outlive the test's event loop, reported unclosed.
 _opened: list[Page] = []
@@ -155,9 +142,8 @@ async def test_dropping_in_the_middle_of_a_transaction_resumes_exactly(server, p
 
 
 async def test_outage_terminating_every_server_connection_loses_nothing(
-    reconnecting_django, server_then_a_new_one, people, room
+    reconnecting_django, server, people, room
 ):
-    server = server_then_a_new_one
     page = await page_for(server, people, room)
     sent = []
     async with await psycopg.AsyncConnection.connect(servers.database_url(), autocommit=True) as admin:
