@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,8 @@ from listener.sockets import handshake_threads
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def test_a_queue_that_moves_is_waited_for() -> None:
+async def test_a_queue_that_moves_is_waited_for(settings: Any) -> None:
+    settings.REALTIME_HANDSHAKE_THREADS = 4
     threads = conf.handshake_threads()
     assert threads > 0
     # Each read takes a quarter of the timeout; the last of them finishes after 2 timeouts.
