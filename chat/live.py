@@ -44,26 +44,22 @@ def owner_and_member(
 ) -> tuple[listener.Stream, listener.Stream]:
     """One change to a room on both home lists: the owner's item (``owned``: the event's action
     and the target) from the owner's partial, and every member's (``joined``) from theirs."""
-    return (
+    pair = [
         listener.Stream(
             payloads.HOME_EVENT,
-            when={"action": owned[0]},
+            when={"action": event_action},
             action=action,
-            target=owned[1],
-            template="chat/_owned_room.html",
+            target=target,
+            template=template,
             context=room,
-            variant=owner,
-        ),
-        listener.Stream(
-            payloads.HOME_EVENT,
-            when={"action": joined[0]},
-            action=action,
-            target=joined[1],
-            template="chat/_joined_room.html",
-            context=room,
-            variant=member,
-        ),
-    )
+            variant=variant,
+        )
+        for (event_action, target), template, variant in (
+            (owned, "chat/_owned_room.html", owner),
+            (joined, "chat/_joined_room.html", member),
+        )
+    ]
+    return pair[0], pair[1]
 
 
 HOME = listener.Live(

@@ -115,24 +115,12 @@ TWO_REGIONS = engines["django"].from_string(
 )
 
 
-@login_required
-def turbo(request: http.HttpRequest) -> http.HttpResponse:
-    return _page(request, TURBO)
+PAGES = {"turbo": TURBO, "turbo-resuming": TURBO_RESUMING, "htmx": HTMX, "two-regions": TWO_REGIONS}
 
 
 @login_required
-def turbo_resuming(request: http.HttpRequest) -> http.HttpResponse:
-    return _page(request, TURBO_RESUMING)
-
-
-@login_required
-def htmx(request: http.HttpRequest) -> http.HttpResponse:
-    return _page(request, HTMX)
-
-
-@login_required
-def two_regions(request: http.HttpRequest) -> http.HttpResponse:
-    return _page(request, TWO_REGIONS)
+def own_client(request: http.HttpRequest, name: str) -> http.HttpResponse:
+    return _page(request, PAGES[name])
 
 
 def _page(request: http.HttpRequest, page: Any) -> http.HttpResponse:
@@ -158,10 +146,7 @@ def vendored(request: http.HttpRequest, name: str) -> http.FileResponse:
 
 
 urlpatterns = [
-    path("own-client/turbo/", turbo),
-    path("own-client/turbo-resuming/", turbo_resuming),
-    path("own-client/htmx/", htmx),
-    path("own-client/two-regions/", two_regions),
+    path("own-client/<str:name>/", own_client),
     path("own-client/vendor/<str:name>", vendored),
     *project_urls.urlpatterns,
 ]

@@ -77,8 +77,7 @@ async def test_a_turbo_page_applies_the_region_s_frames(
     people: dict[str, User], room: models.ChatRoom, own_server: servers.Server, browser: Browser
 ) -> None:
     member = await logged_in(browser, own_server, "mo")
-    errors: list[str] = []
-    member.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    errors = console_errors(member)
     await open_with_a_write_first(member, "/own-client/turbo/", "vendor/turbo.es2017-esm.js", room)
     await follows_writes_from_sql(member, people, room)
     assert await member.evaluate("typeof window.Turbo.renderStreamMessage") == "function"
@@ -106,6 +105,13 @@ async def test_a_turbo_page_with_its_own_socket_resumes(
     assert len(cursors) >= 2 and cursors[-1] != cursors[0]
 
 
+def console_errors(page: Page) -> list[str]:
+    """The page's console errors as they come (a client that cannot apply a frame logs one)."""
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    return errors
+
+
 async def kill_write_restart(server: servers.Server, people: dict[str, User]) -> None:
     """The server dies, a room is added for the member while it is down, and it comes back."""
     server.process.kill()
@@ -124,8 +130,7 @@ async def test_an_htmx_page_swaps_the_region_s_frames(
     people: dict[str, User], room: models.ChatRoom, own_server: servers.Server, browser: Browser
 ) -> None:
     member = await logged_in(browser, own_server, "mo")
-    errors: list[str] = []
-    member.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    errors = console_errors(member)
     await open_with_a_write_first(member, "/own-client/htmx/", "vendor/htmx-ext-ws.js", room)
     await follows_writes_from_sql(member, people, room)
     assert errors == []  # htmx logs a swap whose target it cannot find
