@@ -37,11 +37,18 @@ async def test_every_worker_runs_a_listener_and_pages_get_writes(
     people: dict[str, User], room: models.ChatRoom
 ) -> None:
     with servers.daphne(1, command=WORKERS) as (server,):
-        healths = await asyncio.to_thread(_healths_of_every_worker, server, 2)
+        # One waker per database: the other worker's waits on the lock. Each worker's /health is
+        # read at its own moment, and a waker left by an earlier test's server may still hold the
+        # lock for a moment, so read them again until one leads (at most 30 s).
+        deadline = time.monotonic() + 30
+        while True:
+            healths = await asyncio.to_thread(_healths_of_every_worker, server, 2)
+            states = sorted(health["waker"]["state"] for health in healths.values())
+            if "leading" in states or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
         assert len(healths) == 2
         assert all(health["listener"]["connected"] for health in healths.values())
-        # One waker per database: the other worker's waits on the lock.
-        states = sorted(health["waker"]["state"] for health in healths.values())
         assert states in (["leading", "standby"], ["connecting", "leading"])
         cookie = (await sync(session_cookie)(people["member"])).decode()
         sockets = [
