@@ -6,10 +6,17 @@ hands the GIL back to an event loop that a crowd of handshakes keeps busy, and t
 up to the interpreter's switch interval (5 ms) to get it again: with one thread those waits add
 up, one handshake after another, and a deploy's reconnect storm queues behind them. With a few
 threads the waits overlap. Each call is self-contained, as Django's connection-per-thread rule
-wants: it takes a connection at its first query and gives it back when it returns
-(``database_sync_to_async`` closes the thread's connections before and after; with the pool,
-that is a checkout and a return), so no connection or transaction outlives a call or crosses
-threads. Other database work (re-checks, replays, presence) stays on Channels' thread.
+wants: it takes a connection at its first query and gives it back when it returns, so no
+connection or transaction outlives a call or crosses threads. Other database work (re-checks,
+replays, presence) stays on Channels' thread.
+
+These threads tidy their connections themselves (`_own_connections`), before and after each
+call, rather than through ``database_sync_to_async``: Channels' test communicators replace its
+tidying with a no-op while a test awaits a socket (``channels.testing.ApplicationCommunicator``),
+which is all the time a handshake runs, so a handshake thread's connection outlived every call
+and a backend terminated meanwhile (an outage, a restarted Postgres, ``pg_terminate_backend``)
+failed the thread's next handshake with 4503. Channels' own thread is tidied again by the next
+call outside those windows; a handshake thread has no such call.
 
 `bounded` gives up on a read when the handshake reads have made no progress for a while: a
 crowd's reads queue for seconds behind each other and must not be refused for it (uvicorn lets
@@ -25,7 +32,9 @@ import functools
 import time
 from typing import ParamSpec, TypeVar
 
+from asgiref import sync
 from channels.db import database_sync_to_async
+from django import db
 
 from listener import conf
 
@@ -44,7 +53,24 @@ def run(fn: collections.abc.Callable[P, R]) -> collections.abc.Callable[P, colle
     """``database_sync_to_async(fn)`` on the handshake threads."""
     if conf.handshake_threads() == 0:
         return database_sync_to_async(fn)
-    return database_sync_to_async(fn, thread_sensitive=False, executor=_executor())
+    return sync.sync_to_async(_own_connections(fn), thread_sensitive=False, executor=_executor())
+
+
+def _own_connections(fn: collections.abc.Callable[P, R]) -> collections.abc.Callable[P, R]:
+    """``fn`` between two ``close_old_connections()``: what ``database_sync_to_async`` does,
+    by a name that test harnesses do not patch. With the pool that returns the connection
+    (and the next call's checkout checks it); without it, CONN_MAX_AGE decides, and a kept
+    connection is health-checked before its next use (CONN_HEALTH_CHECKS)."""
+
+    @functools.wraps(fn)
+    def owning(*args: P.args, **kwargs: P.kwargs) -> R:
+        db.close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            db.close_old_connections()
+
+    return owning
 
 
 # When a handshake read last finished (time.monotonic()), set by the thread that ran it: a
