@@ -60,9 +60,9 @@ DEFAULTS: dict[str, Any] = {
     # "try again" rather than a dropped handshake while Postgres or a free pooled connection is away.
     "REALTIME_HANDSHAKE_DATABASE_TIMEOUT": 4.0,
     # Threads that run handshakes' database reads (listener/sockets/handshake_threads.py), each
-    # taking a pooled connection only while it reads; 0 (the default): Channels' one database
-    # thread. Opt-in: in-process test runs with it on met 4503s that are not yet explained.
-    "REALTIME_HANDSHAKE_THREADS": 0,
+    # taking a pooled connection only while it reads, so a crowd of handshakes holds at most this
+    # many of the pool's connections; 0: Channels' one database thread (docs/benchmarks_handshake.md).
+    "REALTIME_HANDSHAKE_THREADS": 4,
     # Open sockets one user may hold in one server process; the newest beyond it is closed with
     # 4429. None: no cap.
     "REALTIME_MAX_SOCKETS_PER_USER": 20,

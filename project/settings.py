@@ -110,8 +110,8 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {"default": {"BACKEND": "listener.la
 REALTIME_LISTENER_DATABASE_URL = os.environ.get("REALTIME_LISTENER_DATABASE_URL") or None
 
 # Threads that run sockets' handshake reads, each with a pooled connection only while it reads
-# (listener/sockets/handshake_threads.py); 0, the default: Channels' single database thread.
-REALTIME_HANDSHAKE_THREADS = int(os.environ.get("REALTIME_HANDSHAKE_THREADS", "0"))
+# (listener/sockets/handshake_threads.py); 0: Channels' single database thread.
+REALTIME_HANDSHAKE_THREADS = int(os.environ.get("REALTIME_HANDSHAKE_THREADS", "4"))
 
 # Presence: how often each server process beats, and how long a silent one lives on (a killed
 # process's users leave within the sum).
