@@ -6,8 +6,9 @@ hands the GIL back to an event loop that a crowd of handshakes keeps busy, and t
 up to the interpreter's switch interval (5 ms) to get it again: with one thread those waits add
 up, one handshake after another, and a deploy's reconnect storm queues behind them. With a few
 threads the waits overlap. Each call is self-contained, as Django's connection-per-thread rule
-wants: it takes a connection at its first query and gives it back when it returns, so no
-connection or transaction outlives a call or crosses threads. Other database work (re-checks,
+wants: it takes a connection at its first query and gives it back when it returns (to the
+pool; without one, only a CONN_MAX_AGE above 0 keeps it, with its thread), so no transaction
+outlives a call and no connection crosses threads. Other database work (re-checks,
 replays, presence) stays on Channels' thread.
 
 These threads tidy their connections themselves (`_own_connections`), before and after each
