@@ -80,12 +80,14 @@ def resume_point(
     """Where a resuming socket stops replaying, how far the log was pruned, and its access.
 
     Read in one REPEATABLE READ snapshot so that they agree: the replay ends exactly where the
-    access check looked, and the live events after it pass the same filter.
+    access check looked, and the live events after it pass the same filter. Every socket's
+    handshake runs this: the isolation level is set by the same statement (one round trip) as
+    the first read, which takes the snapshot.
     """
     with transaction.atomic():
         with connection.cursor() as cur:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cur.execute(queries.get("resume_point"))
+            cur.nextset()  # past SET TRANSACTION's empty result, to the SELECT's row
             until, pruned_below = cur.fetchone()
         refusal = authorize()
     return refusal, cursors.Snapshot.parse(until), int(pruned_below)
