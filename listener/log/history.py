@@ -17,9 +17,9 @@ import weakref
 from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
-from listener import conf, queries
+from listener import conf, queries, statements
 from listener.log import cursors, events
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,9 @@ def resume_point(
     the first read, which takes the snapshot.
     """
     with transaction.atomic():
-        with connection.cursor() as cur:
+        # The connection itself, not django.db.connection's proxy, which looks it up anew for
+        # each of the cursor's dozen attribute reads.
+        with statements.cursor(connections[DEFAULT_DB_ALIAS]) as cur:
             cur.execute(queries.get("resume_point"))
             cur.nextset()  # past SET TRANSACTION's empty result, to the SELECT's row
             until, pruned_below = cur.fetchone()
