@@ -98,8 +98,9 @@ async def test_a_custom_backends_get_user_still_decides(
     assert await close_code(socket) == 4401
 
 
-def _recording(sent: Sent) -> collections.abc.Callable[..., None]:
-    """A ``connection_created`` receiver that records every statement of each connection."""
+def _recording(sent: Sent, wrapped: list[Any]) -> collections.abc.Callable[..., None]:
+    """A ``connection_created`` receiver that records every statement of each connection (listed
+    in ``wrapped``, to be unwrapped after)."""
 
     def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         raw = context["cursor"].cursor
@@ -110,6 +111,7 @@ def _recording(sent: Sent) -> collections.abc.Callable[..., None]:
         # Sent at each checkout from the pool, to the thread's same wrapper object.
         if record not in connection.execute_wrappers:
             connection.execute_wrappers.append(record)
+            wrapped.append((connection, record))
 
     return wrap
 
@@ -123,7 +125,8 @@ async def test_a_handshake_reads_in_five_statements(people: dict[str, User], roo
     await socket.disconnect()
     cookie = await sync(session_cookie)(people["owner"])
     sent: Sent = []
-    receiver = _recording(sent)
+    wrapped: list[Any] = []
+    receiver = _recording(sent, wrapped)
     signals.connection_created.connect(receiver, weak=False)
     try:
         socket, connected, _ = await connect(
@@ -133,6 +136,8 @@ async def test_a_handshake_reads_in_five_statements(people: dict[str, User], roo
         await socket.disconnect()
     finally:
         signals.connection_created.disconnect(receiver)
+        for connection, record in wrapped:
+            connection.execute_wrappers.remove(record)
     assert len(sent) == 5, sent
     first_read = next(sql for sql, _ in sent if "pg_current_snapshot" in sql)
     level = first_read.find("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;")
