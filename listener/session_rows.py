@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import connections, router
 
+from listener import statements
+
 _built: dict[type[Any], tuple[str, str]] = {}
 
 
@@ -38,7 +40,7 @@ def _build(model: type[Any]) -> tuple[str, str]:
 
 def live(model: type[Any], session_key: str, now: datetime.datetime) -> Any | None:
     """The unexpired session row of ``session_key`` as a ``model`` instance, or None."""
-    with connections[router.db_for_read(model)].cursor() as cur:
+    with statements.cursor(connections[router.db_for_read(model)]) as cur:
         cur.execute(_statements(model)[0], [session_key, now])
         row = cur.fetchone()
     if row is None:
@@ -48,7 +50,7 @@ def live(model: type[Any], session_key: str, now: datetime.datetime) -> Any | No
 
 def expiry(model: type[Any], session_key: str) -> datetime.datetime | None:
     """The ``expire_date`` of ``session_key``'s row, expired or not; None when there is none."""
-    with connections[router.db_for_read(model)].cursor() as cur:
+    with statements.cursor(connections[router.db_for_read(model)]) as cur:
         cur.execute(_statements(model)[1], [session_key])
         row = cur.fetchone()
     found: datetime.datetime | None = None if row is None else row[0]

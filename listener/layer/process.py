@@ -64,6 +64,9 @@ def ensure_started() -> listen.Listener:
 async def ready() -> listen.Listener:
     """The running listener, once it has its first snapshot; `ListenerUnavailable` on timeout."""
     running = ensure_started()
+    if running.ready.is_set():
+        # Every handshake asks: once ready, no timed wait (a task and a timer each) is needed.
+        return running
     try:
         await asyncio.wait_for(running.ready.wait(), conf.listener_ready_timeout())
     except TimeoutError as exc:

@@ -17,9 +17,9 @@ import weakref
 from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
-from listener import conf, queries
+from listener import conf, queries, statements
 from listener.log import cursors, events
 
 logger = logging.getLogger(__name__)
@@ -80,12 +80,16 @@ def resume_point(
     """Where a resuming socket stops replaying, how far the log was pruned, and its access.
 
     Read in one REPEATABLE READ snapshot so that they agree: the replay ends exactly where the
-    access check looked, and the live events after it pass the same filter.
+    access check looked, and the live events after it pass the same filter. Every socket's
+    handshake runs this: the isolation level is set by the same statement (one round trip) as
+    the first read, which takes the snapshot.
     """
     with transaction.atomic():
-        with connection.cursor() as cur:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # The connection itself, not django.db.connection's proxy, which looks it up anew for
+        # each of the cursor's dozen attribute reads.
+        with statements.cursor(connections[DEFAULT_DB_ALIAS]) as cur:
             cur.execute(queries.get("resume_point"))
+            cur.nextset()  # past SET TRANSACTION's empty result, to the SELECT's row
             until, pruned_below = cur.fetchone()
         refusal = authorize()
     return refusal, cursors.Snapshot.parse(until), int(pruned_below)

@@ -7,6 +7,7 @@ socket that fails them is refused before it costs a query.
 from __future__ import annotations
 
 import collections.abc
+import functools
 import urllib.parse
 from typing import Any
 
@@ -105,4 +106,13 @@ async def resume_point(
     authorize: collections.abc.Callable[[], history.Refusal],
 ) -> tuple[history.Refusal, cursors.Snapshot, int]:
     """``history.resume_point`` on the handshake's own threads (``handshake_threads``)."""
-    return await handshake_threads.run(history.resume_point)(authorize)
+    return await _resume_point_on_threads(conf.handshake_threads())(authorize)
+
+
+@functools.cache
+def _resume_point_on_threads(
+    threads: int,
+) -> collections.abc.Callable[..., collections.abc.Awaitable[tuple[Any, cursors.Snapshot, int]]]:
+    """Built once per thread count: wrapping a function for a thread costs every handshake as much
+    as the statement it runs."""
+    return handshake_threads.run(history.resume_point)

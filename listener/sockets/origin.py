@@ -11,6 +11,7 @@ requests, the ``Origin`` must equal the request's own scheme, host and port (the
 from __future__ import annotations
 
 import collections.abc
+import functools
 import urllib.parse
 from typing import Any
 
@@ -72,8 +73,13 @@ def _allowed_hosts() -> list[str]:
     return hosts
 
 
+@functools.lru_cache(maxsize=256)
 def _normalized(origin: str) -> str | None:
-    """``scheme://host[:port]`` in lower case, without a default port; None if unparsable."""
+    """``scheme://host[:port]`` in lower case, without a default port; None if unparsable.
+
+    Kept for the few origins a site's pages come from: every handshake normalizes its own
+    ``Origin`` and ``Host``, and parsing a URL costs more than the rest of the check.
+    """
     try:
         parts = urllib.parse.urlsplit(origin.strip())
         port = parts.port

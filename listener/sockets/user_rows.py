@@ -19,6 +19,8 @@ from django.contrib.auth import get_user_model
 from django.db import connections, models, router
 from django.db.models import manager
 
+from listener import statements
+
 
 @dataclasses.dataclass(frozen=True)
 class _Statement:
@@ -46,7 +48,7 @@ def get(backend: Any, user_id: Any) -> Any:
         key = model._meta.pk.get_db_prep_value(model._meta.pk.to_python(user_id), connection)
     except Exception:
         return backend.get_user(user_id)  # the ORM's own error for a malformed key
-    with connection.cursor() as cur:
+    with statements.cursor(connection) as cur:
         cur.execute(statement.sql, [key])
         row = cur.fetchone()
     if row is None:

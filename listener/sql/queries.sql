@@ -45,7 +45,10 @@ ORDER BY e.xid, e.id;
 
 -- name: resume_point
 -- Where a resuming consumer stops replaying, and the global horizon that prunes before
--- per-topic horizons wrote (listener.retention still honours it).
+-- per-topic horizons wrote (listener.retention still honours it). The first statement of its
+-- transaction: it sets the isolation level in the same round trip, and the SELECT takes the
+-- REPEATABLE READ snapshot that the access check then reads in (two results: skip the first).
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
 SELECT pg_current_snapshot()::text AS until,
     COALESCE((SELECT pruned_below_xid::text FROM listener_retention WHERE id = 1), '0') AS pruned_below;
 

@@ -7,18 +7,24 @@ which sockets open, which close with 4401, 4403 or 4404, and what a custom backe
 
 from __future__ import annotations
 
+import collections.abc
 import datetime
 from typing import Any
 
+import psycopg
 import pytest
 from django.contrib.auth import backends
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
+from django.db.backends import signals
 from django.utils import timezone
 
 from chat import models
 from listener.sockets import user_rows
 from tests.conftest import HOST, ORIGIN, close_code, connect, session_cookie, sync
+
+# (statement, whether its parameters were bound on the server) for each statement sent.
+Sent = list[tuple[str, bool]]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,3 +96,52 @@ async def test_a_custom_backends_get_user_still_decides(
     await socket.disconnect()
     socket, _, _ = await connect("/ws/room/%d" % room.id, people["member"])
     assert await close_code(socket) == 4401
+
+
+def _recording(sent: Sent, wrapped: list[Any]) -> collections.abc.Callable[..., None]:
+    """A ``connection_created`` receiver that records every statement of each connection (listed
+    in ``wrapped``, to be unwrapped after)."""
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        raw = context["cursor"].cursor
+        sent.append((sql, isinstance(raw, psycopg.Cursor) and not isinstance(raw, psycopg.ClientCursor)))
+        return execute(sql, params, many, context)
+
+    def wrap(sender: Any, connection: Any, **kwargs: Any) -> None:
+        # Sent at each checkout from the pool, to the thread's same wrapper object.
+        if record not in connection.execute_wrappers:
+            connection.execute_wrappers.append(record)
+            wrapped.append((connection, record))
+
+    return wrap
+
+
+async def test_a_handshake_reads_in_five_statements(people: dict[str, User], room: models.ChatRoom) -> None:
+    """Session, user, resume point, access, expiry: the resume point's transaction sets its
+    REPEATABLE READ level in its first read's statement, and the library's fixed reads bind
+    their parameters on the server (no statement text rendered per handshake)."""
+    socket, connected, _ = await connect("/ws/room/%d" % room.id, people["member"])  # starts the listener
+    assert connected
+    await socket.disconnect()
+    cookie = await sync(session_cookie)(people["owner"])
+    sent: Sent = []
+    wrapped: list[Any] = []
+    receiver = _recording(sent, wrapped)
+    signals.connection_created.connect(receiver, weak=False)
+    try:
+        socket, connected, _ = await connect(
+            "/ws/room/%d" % room.id, headers=[ORIGIN, HOST, (b"cookie", cookie)]
+        )
+        assert connected
+        await socket.disconnect()
+    finally:
+        signals.connection_created.disconnect(receiver)
+        for connection, record in wrapped:
+            connection.execute_wrappers.remove(record)
+    assert len(sent) == 5, sent
+    first_read = next(sql for sql, _ in sent if "pg_current_snapshot" in sql)
+    level = first_read.find("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;")
+    assert 0 <= level < first_read.find("pg_current_snapshot"), first_read
+    session_table = Session._meta.db_table
+    library_reads = [bound for sql, bound in sent if session_table in sql or User._meta.db_table in sql]
+    assert library_reads == [True, True, True], sent
