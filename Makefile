@@ -79,9 +79,9 @@ bench-layer: bootstrap ## the channel layer against channels-redis: send/group_s
 bench-prune: bootstrap ## pruning 1M events beside live delivery: p99 commit-to-dispatch and log size, one statement vs batches
 	$(BIN)/python -m bench.prune
 
-bench-handshake: bootstrap ## handshakes/s and ms per handshake, ours and Channels + channels-redis: daphne at 300 and 1,000 at once, uvicorn at 300, 1,000 and 5,000 (needs Redis)
-	$(BIN)/python -m bench.handshake --server daphne --crowds 300,1000
-	$(BIN)/python -m bench.handshake --server uvicorn --crowds 300,1000,5000
+bench-handshake: bootstrap ## handshakes/s and ms per handshake, ours, Channels + channels-redis and a bare app (the server's ceiling): daphne at 300 and 1,000 at once, uvicorn at 300, 1,000 and 5,000, with `make run`'s and `make serve`'s backlog (needs Redis)
+	$(BIN)/python -m bench.handshake --server daphne --crowds 300,1000 --designs ours,baseline,bare
+	$(BIN)/python -m bench.handshake --server uvicorn --crowds 300,1000,5000 --designs ours,baseline,bare
 
 stop-db: ## stop the embedded Postgres
 	$(BIN)/python -m project.embedded_postgres stop
