@@ -8,6 +8,15 @@ WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 # the host could claim any client address and dodge the per-address limits. Empty: `make serve`
 # has no proxy in front and trusts nobody; behind a proxy on this host, FORWARDED_ALLOW_IPS=127.0.0.1.
 FORWARDED_ALLOW_IPS ?=
+# The port `make run` and `make serve` listen on (127.0.0.1 only).
+PORT = 8000
+# How many connections the kernel queues for the server before it accepts them. A deploy makes
+# every page reconnect at once; with Twisted's default of 50 the queue overflows, the kernel drops
+# SYNs and the clients send them again only after 1 s, 3 s, ...: a bare app under daphne opened
+# about 330 sockets/s of a crowd of 1,000 instead of 1,300. `make serve` keeps uvicorn's own
+# default (2048), which held back none of 5,000. Linux silently caps it at net.core.somaxconn
+# (`sysctl net.core.somaxconn`; 4096 on kernels since 5.4); docs/DEPLOYING.md "Reconnect storms".
+BACKLOG ?= 4096
 
 .DEFAULT_GOAL := help
 
@@ -17,11 +26,11 @@ help: ## list the targets
 run: bootstrap ## migrate, seed the demo and serve on http://127.0.0.1:8000 (daphne)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python -m daphne -b 127.0.0.1 -p 8000 project.asgi:application
+	$(BIN)/python -m daphne -e tcp:port=$(PORT):interface=127.0.0.1:backlog=$(BACKLOG) project.asgi:application
 
 serve: bootstrap ## migrate and serve on every core: uvicorn, one worker per core (WORKERS=n to choose), each with its own listener
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python -m uvicorn --host 127.0.0.1 --port 8000 --workers $(WORKERS) --forwarded-allow-ips '$(FORWARDED_ALLOW_IPS)' --lifespan on --ws websockets-sansio project.asgi:application
+	$(BIN)/python -m uvicorn --host 127.0.0.1 --port $(PORT) --workers $(WORKERS) --forwarded-allow-ips '$(FORWARDED_ALLOW_IPS)' --lifespan on --ws websockets-sansio project.asgi:application
 
 test: bootstrap package ## lint, type-check, check migrations, build the manual and the package, the whole suite, then a subset on a second PostgreSQL major
 	$(BIN)/ruff check .
@@ -70,9 +79,9 @@ bench-layer: bootstrap ## the channel layer against channels-redis: send/group_s
 bench-prune: bootstrap ## pruning 1M events beside live delivery: p99 commit-to-dispatch and log size, one statement vs batches
 	$(BIN)/python -m bench.prune
 
-bench-handshake: bootstrap ## handshakes/s and ms per handshake, ours and Channels + channels-redis: daphne at 300 and 1,000 at once, uvicorn at 300, 1,000 and 5,000 (needs Redis)
-	$(BIN)/python -m bench.handshake --server daphne --crowds 300,1000
-	$(BIN)/python -m bench.handshake --server uvicorn --crowds 300,1000,5000
+bench-handshake: bootstrap ## handshakes/s and ms per handshake, ours, Channels + channels-redis and a bare app (the server's ceiling): daphne at 300 and 1,000 at once, uvicorn at 300, 1,000 and 5,000, with `make run`'s and `make serve`'s backlog (needs Redis)
+	$(BIN)/python -m bench.handshake --server daphne --crowds 300,1000 --designs ours,baseline,bare
+	$(BIN)/python -m bench.handshake --server uvicorn --crowds 300,1000,5000 --designs ours,baseline,bare
 
 stop-db: ## stop the embedded Postgres
 	$(BIN)/python -m project.embedded_postgres stop

@@ -43,9 +43,12 @@ class Server:
         config: Config,
         root: pathlib.Path = ROOT,
         extra_env: dict[str, str] | None = None,
+        backlog: int | None = None,
     ) -> None:
         # ``root`` and ``extra_env`` serve another checkout of the project (an earlier version,
-        # measured side by side) or today's with a setting changed.
+        # measured side by side) or today's with a setting changed. ``backlog``: the listen
+        # backlog, by default the one `make run` and `make serve` pass (a crowd's handshakes/s
+        # depend on it: bench/handshake.py measures others side by side).
         self.design = design
         self.port = free_port()
         env = dict(
@@ -71,10 +74,13 @@ class Server:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                *listen_backlog("uvicorn", backlog),
                 APPS[design],
             ]
         else:
-            command = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), APPS[design]]
+            endpoint = "tcp:port=%d:interface=127.0.0.1" % self.port
+            endpoint += "".join(":backlog=%s" % n for n in listen_backlog("daphne", backlog))
+            command = ["-m", "daphne", "-e", endpoint, APPS[design]]
         self.process = subprocess.Popen(
             [sys.executable, *command], env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=None
         )
@@ -108,6 +114,16 @@ class Server:
                 pass
             time.sleep(0.2)
         raise RuntimeError("%s server did not come up" % self.design)
+
+
+def listen_backlog(server: str, backlog: int | None) -> list[str]:
+    """How ``server`` is told the listen backlog: ``backlog``, or the project's own (the
+    Makefile's `make run` and `make serve`); daphne's part of its endpoint, uvicorn's a flag."""
+    if backlog is None:
+        backlog = test_servers.BACKLOG if server == "daphne" else test_servers.UVICORN_BACKLOG
+    if backlog is None:
+        return []
+    return [str(backlog)] if server == "daphne" else ["--backlog", str(backlog)]
 
 
 def free_port() -> int:

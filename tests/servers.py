@@ -58,7 +58,14 @@ class Server:
         return "ws://127.0.0.1:%d" % self.port
 
 
-DAPHNE = ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "project.asgi:application"]
+# The listen backlog of `make run`'s daphne (the Makefile's BACKLOG): tests open crowds too, and
+# with Twisted's default of 50 a crowd's SYNs overflow the accept queue and wait 1 s, 3 s, ... to
+# be sent again.
+BACKLOG = 4096
+DAPHNE = ["-m", "daphne", "-e", "tcp:port={port}:interface=127.0.0.1:backlog=%d" % BACKLOG]
+DAPHNE += ["project.asgi:application"]
+# `make serve`'s uvicorn: None leaves uvicorn's own default (2048).
+UVICORN_BACKLOG: int | None = None
 UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--ws", "websockets-sansio"]
 UVICORN += ["--lifespan", "on", "project.asgi:application"]
 
