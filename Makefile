@@ -17,6 +17,12 @@ PORT = 8000
 # default (2048), which held back none of 5,000. Linux silently caps it at net.core.somaxconn
 # (`sysctl net.core.somaxconn`; 4096 on kernels since 5.4); docs/DEPLOYING.md "Reconnect storms".
 BACKLOG ?= 4096
+# How long daphne lets the application take to accept a socket before it drops the handshake (its
+# default is 5 s). With the whole crowd taken in at once, the last of 1,000 handshakes queue for
+# longer than 5 s behind the others and were dropped, to reconnect later into the same queue;
+# uvicorn lets them wait. A handshake that cannot reach the database is still answered in 4 s
+# (4503, REALTIME_HANDSHAKE_DATABASE_TIMEOUT). docs/DEPLOYING.md "Reconnect storms".
+HANDSHAKE_TIMEOUT ?= 30
 
 .DEFAULT_GOAL := help
 
@@ -26,7 +32,7 @@ help: ## list the targets
 run: bootstrap ## migrate, seed the demo and serve on http://127.0.0.1:8000 (daphne)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python -m daphne -e tcp:port=$(PORT):interface=127.0.0.1:backlog=$(BACKLOG) project.asgi:application
+	$(BIN)/python -m daphne -e tcp:port=$(PORT):interface=127.0.0.1:backlog=$(BACKLOG) --websocket_connect_timeout $(HANDSHAKE_TIMEOUT) project.asgi:application
 
 serve: bootstrap ## migrate and serve on every core: uvicorn, one worker per core (WORKERS=n to choose), each with its own listener
 	$(BIN)/python manage.py migrate --noinput

@@ -80,7 +80,8 @@ class Server:
         else:
             endpoint = "tcp:port=%d:interface=127.0.0.1" % self.port
             endpoint += "".join(":backlog=%s" % n for n in listen_backlog("daphne", backlog))
-            command = ["-m", "daphne", "-e", endpoint, APPS[design]]
+            timeout = ["--websocket_connect_timeout", str(test_servers.HANDSHAKE_TIMEOUT)]
+            command = ["-m", "daphne", "-e", endpoint, *timeout, APPS[design]]
         self.process = subprocess.Popen(
             [sys.executable, *command], env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=None
         )

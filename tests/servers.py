@@ -62,7 +62,10 @@ class Server:
 # with Twisted's default of 50 a crowd's SYNs overflow the accept queue and wait 1 s, 3 s, ... to
 # be sent again.
 BACKLOG = 4096
+# `make run`'s HANDSHAKE_TIMEOUT: how long daphne waits for the application to accept a socket.
+HANDSHAKE_TIMEOUT = 30
 DAPHNE = ["-m", "daphne", "-e", "tcp:port={port}:interface=127.0.0.1:backlog=%d" % BACKLOG]
+DAPHNE += ["--websocket_connect_timeout", str(HANDSHAKE_TIMEOUT)]
 DAPHNE += ["project.asgi:application"]
 # `make serve`'s uvicorn: None leaves uvicorn's own default (2048).
 UVICORN_BACKLOG: int | None = None
