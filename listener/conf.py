@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     # How long a connecting socket waits for this process's listener before closing with 4503.
     "REALTIME_LISTENER_READY_TIMEOUT": 10.0,
     # Longest wait for the session and user lookup of a socket's handshake before it closes with
-    # 4503: under daphne's 5 s handshake limit (--websocket_connect_timeout), so a page reads
+    # 4503: under daphne's default 5 s handshake limit (--websocket_connect_timeout), so a page reads
     # "try again" rather than a dropped handshake while Postgres or a free pooled connection is away.
     "REALTIME_HANDSHAKE_DATABASE_TIMEOUT": 4.0,
     # Threads that run handshakes' database reads (listener/sockets/handshake_threads.py), each

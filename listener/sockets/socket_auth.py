@@ -54,7 +54,7 @@ async def _user(scope: Scope) -> Any:
     turns only a missing session key into AnonymousUser). A lookup stuck for longer than
     REALTIME_HANDSHAKE_DATABASE_TIMEOUT while no other handshake's read finishes either
     (Postgres down: a pooled connection is awaited for the pool's whole timeout) fails the same
-    way, before daphne drops the handshake at 5 s; one that only queues behind a crowd's reads
+    way, before daphne's default limit drops the handshake at 5 s; one that only queues behind a crowd's reads
     waits its turn.
     """
     timeout = conf.handshake_database_timeout()
