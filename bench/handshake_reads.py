@@ -4,8 +4,9 @@ no test client, so the figure moves only with the statements and the Python arou
 ``python -m bench.handshake_reads [--count 2000] [--rounds 5]`` (``DATABASE_URL``: a migrated
 database it may write a user, a room and a session to). Each hop is timed with the thread's own
 CPU clock (``time.thread_time``), returning its connection to the pool before and after as
-``database_sync_to_async`` does. Run it with ``PYTHONPATH`` set to an older tree of the project
-(``git archive``) to time that tree's hops beside this one's, alternating runs.
+``database_sync_to_async`` does. To time an older tree's hops beside this one's, alternating
+runs, run it from that tree's directory (``git archive``; ``python -m`` puts the current
+directory first, so ``PYTHONPATH`` alone does not select it).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@ the database thread, and CPU per handshake, in one process with nothing else run
 
 ``python -m bench.handshake_steps [--count 200]`` (``DATABASE_URL``: a migrated database
 it may write users and sessions to). Counts do not depend on how busy the machine is, unlike the
-wall-clock figures of ``bench.handshake``; run it with ``PYTHONPATH`` set to an older tree
-of the project (``git archive``) to count that tree's handshakes beside this one's.
+wall-clock figures of ``bench.handshake``. To count an older tree's handshakes beside this
+one's, run it from that tree's directory (``git archive``; ``python -m`` puts the current
+directory first, so ``PYTHONPATH`` alone does not select it).
 """
 
 from __future__ import annotations
