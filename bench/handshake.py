@@ -61,11 +61,8 @@ def _serving(design: str, config: rig.Config, backlog: int | None) -> Iterator[s
     if design == "before":
         if _before_tree is None:
             raise SystemExit("the design 'before' needs --before DIR")
-        rig.ROOT = _before_tree  # the server's working directory, so its `project` is imported
-    try:
-        server = servers.Server(_base(design), config, backlog=backlog)
-    finally:
-        rig.ROOT = root
+        root = _before_tree  # the server's working directory, so its `project` is imported
+    server = servers.Server(_base(design), config, root=root, backlog=backlog)
     try:
         yield server
     finally:
