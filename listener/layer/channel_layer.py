@@ -267,6 +267,9 @@ class PostgresChannelLayer(BaseChannelLayer):
     def join(self, group: str, channel: str) -> None:
         self._ns.join(group, channel)
 
+    def await_family(self, channel: str, prefix: str | None) -> None:
+        self._ns.await_family(channel, prefix)
+
     def discard(self, group: str, channel: str) -> None:
         self._ns.discard(group, channel)
 

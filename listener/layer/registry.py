@@ -64,7 +64,13 @@ class Namespace:
         self.prefix = prefix
         # group -> member channel -> when the membership ends (time.monotonic(); inf: never).
         self.groups: dict[str, dict[str, float]] = {}
+        # channel -> its groups: a deploy closes every socket at once, and finding one socket's
+        # groups by scanning them all made that O(sockets²).
+        self.memberships: dict[str, set[str]] = {}
         self.direct: dict[str, DirectMember] = {}
+        # Real-time sockets that take every event on any group named ``<prefix>_...`` until they
+        # join theirs (`await_family`): channel -> prefix.
+        self.awaiting: dict[str, str] = {}
         # `<prefix><process>` heads (before "!") -> the layer that made them. Weak: a layer
         # nobody holds any more has no receiver left for its channels.
         self.owners: weakref.WeakValueDictionary[str, Owner] = weakref.WeakValueDictionary()
@@ -84,6 +90,7 @@ class Namespace:
 
     def join(self, group: str, channel: str, ttl: float = math.inf) -> None:
         self.groups.setdefault(group, {})[channel] = time.monotonic() + ttl
+        self.memberships.setdefault(channel, set()).add(group)
 
     def discard(self, group: str, channel: str) -> None:
         members = self.groups.get(group)
@@ -91,10 +98,32 @@ class Namespace:
             members.pop(channel, None)
             if not members:
                 del self.groups[group]
+        joined = self.memberships.get(channel)
+        if joined is not None:
+            joined.discard(group)
+            if not joined:
+                del self.memberships[channel]
+
+    def await_family(self, channel: str, prefix: str | None) -> None:
+        """Give real-time socket ``channel`` every event on a ``<prefix>_...`` group (None: stop).
+
+        For a socket that learns which group of the family is its own only after the snapshot
+        its replay ends at: the events that arrive meanwhile are all kept, in order, and it
+        drops the others' once it knows (``listener.sockets.handshake``)."""
+        if prefix is None:
+            self.awaiting.pop(channel, None)
+        else:
+            self.awaiting[channel] = prefix + "_"
+
+    def deliver_awaiting(self, event: events.LogEvent) -> None:
+        for channel, prefix in list(self.awaiting.items()):
+            if any(topic.startswith(prefix) for topic in event.topics):
+                self._hand(channel, self.direct[channel], event)
 
     def detach(self, channel: str) -> DirectMember | None:
+        self.awaiting.pop(channel, None)
         member = self.direct.pop(channel, None)
-        for group in [g for g, members in self.groups.items() if channel in members]:
+        for group in list(self.memberships.get(channel, ())):
             self.discard(group, channel)
         return member
 
@@ -125,13 +154,7 @@ class Namespace:
         if not members:
             return
         for channel, member in [(c, self.direct[c]) for c in members if c in self.direct]:
-            try:
-                member.deliver(event)
-            except Exception:
-                # One broken consumer must not stop the others from getting the event, and
-                # its page must not go on with a gap: it is closed and resumes from its cursor.
-                logger.exception("delivering event %d to %s failed", event.id, channel)
-                member.abort("event %d could not be delivered" % event.id)
+            self._hand(channel, member, event)
         if event.group_send:
             return
         plain = self.plain(group, members)
@@ -152,6 +175,16 @@ class Namespace:
                 full += 1
         if full:
             logger.info("%d of %d channels over capacity in group %s", full, len(plain), group)
+
+    @staticmethod
+    def _hand(channel: str, member: DirectMember, event: events.LogEvent) -> None:
+        try:
+            member.deliver(event)
+        except Exception:
+            # One broken consumer must not stop the others from getting the event, and
+            # its page must not go on with a gap: it is closed and resumes from its cursor.
+            logger.exception("delivering event %d to %s failed", event.id, channel)
+            member.abort("event %d could not be delivered" % event.id)
 
     def plain(self, group: str, members: dict[str, float]) -> list[str]:
         """The queue-fed members of ``group``, without those whose membership expired."""
@@ -250,6 +283,9 @@ def route(event: events.LogEvent) -> None:
         found, group = find(topic)
         if found is not None:
             found.deliver(group, event, found.expiry)
+    for found in _namespaces.values():
+        if found.awaiting:
+            found.deliver_awaiting(event)
 
 
 def forget() -> None:
@@ -257,5 +293,7 @@ def forget() -> None:
     Layers keep their namespace objects and channels."""
     for found in _namespaces.values():
         found.groups.clear()
+        found.memberships.clear()
         found.direct.clear()
+        found.awaiting.clear()
         found.registered.clear()
