@@ -154,9 +154,11 @@ def ensure_started() -> Waker | None:
     As with the listener, a waker whose event loop has gone (one loop per test) is replaced.
     """
     global _waker
+    loop = asyncio.get_running_loop()
+    if _waker is not None and _waker.loop is loop and _waker.running:
+        return _waker  # every connection asks: the setting is read only when none runs
     if not enabled():
         return None
-    loop = asyncio.get_running_loop()
     if _waker is None or _waker.loop is not loop or not _waker.running:
         if _waker is not None and _waker.loop is loop:
             logger.error("waker task ended; starting a new one")
