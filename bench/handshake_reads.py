@@ -48,7 +48,7 @@ def _handshake(store: Any, room_id: int, key: str) -> tuple[float, float]:
     db.close_old_connections()
     scope: dict[str, Any] = {"type": "websocket", "session": store(key)}
     scope["url_route"] = {"kwargs": {"room_id": str(room_id)}}
-    user = socket_auth._user_now(scope)
+    user = socket_auth.read_user(scope)
     db.close_old_connections()
     between = time.thread_time()
     db.close_old_connections()

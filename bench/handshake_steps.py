@@ -45,6 +45,17 @@ def _instrument() -> None:
 
     sync.SyncToAsync.thread_handler = counted  # type: ignore[method-assign]
 
+    # The handshake's own threads run their calls without asgiref.
+    from listener.sockets import handshake_threads
+
+    owned: collections.abc.Callable[..., Any] = handshake_threads._own_connections
+
+    def counted_owned(fn: Any) -> Any:
+        COUNTS["hops"] += 1
+        return owned(fn)
+
+    handshake_threads._own_connections = counted_owned
+
 
 async def _handshakes(count: int) -> list[tuple[int, int, float, float]]:
     from channels.db import database_sync_to_async

@@ -55,9 +55,11 @@ DEFAULTS: dict[str, Any] = {
     "REALTIME_SLOW_GRACE": 2.0,
     # How long a connecting socket waits for this process's listener before closing with 4503.
     "REALTIME_LISTENER_READY_TIMEOUT": 10.0,
-    # Longest wait for the session and user lookup of a socket's handshake before it closes with
-    # 4503: under daphne's default 5 s handshake limit (--websocket_connect_timeout), so a page reads
-    # "try again" rather than a dropped handshake while Postgres or a free pooled connection is away.
+    # Longest wait for a connection for a socket's handshake reads, while no other handshake's read
+    # finishes, before it closes with 4503: under daphne's default 5 s handshake limit
+    # (--websocket_connect_timeout), so a page reads "try again" rather than a dropped handshake
+    # while Postgres or a free pooled connection is away. Reads that have their connection wait
+    # for Postgres's answer.
     "REALTIME_HANDSHAKE_DATABASE_TIMEOUT": 4.0,
     # Threads that run handshakes' database reads (listener/sockets/handshake_threads.py), each
     # taking a pooled connection only while it reads, so a crowd of handshakes holds at most this

@@ -11,6 +11,7 @@ queryset per read: every socket's handshake reads one, on Channels' single datab
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.contrib.sessions.backends import db as db_sessions
@@ -25,12 +26,19 @@ class SessionStore(db_sessions.SessionStore):
     """Django's database session store; a cycled key names its successor."""
 
     _cycling = False
+    # Whether a load has read the row, and its ``expire_date`` then (None: no unexpired row). A
+    # socket's handshake loads the session in the snapshot of its access check, and its expiry
+    # timer starts from this value instead of a statement of its own.
+    row_read = False
+    row_expiry: datetime.datetime | None = None
 
     def _get_session_from_db(self) -> Any:
         """Django's read, by one prepared statement: the unexpired row, or None (and no key)."""
         if self.session_key is None:
             return None
         found = session_rows.live(self.model, self.session_key, timezone.now())
+        self.row_read = True
+        self.row_expiry = None if found is None else found.expire_date
         if found is None:
             self._session_key = None
         return found

@@ -24,7 +24,8 @@ application = listener.with_listener(
             "http": django_asgi_app,
             # Origin is checked by the consumers (listener/sockets/origin.py) after accepting, so a
             # cross-site page gets a readable 4403 rather than an opaque HTTP 403.
-            "websocket": listener.SocketAuth(URLRouter(routing.websocket_urlpatterns)),
+            # lazy_user: a real-time socket reads its user with its access, in one database trip.
+            "websocket": listener.SocketAuth(URLRouter(routing.websocket_urlpatterns), lazy_user=True),
         }
     )
 )

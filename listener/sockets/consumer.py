@@ -24,7 +24,6 @@ from listener.layer import channel_layer
 from listener.log import cursors, events
 from listener.sockets import expiry, gaps, handshake, lifecycle, outbox, presence, recheck, replay, revocation
 from listener.sockets.decisions import Close, Code, Decision, Verdict, stronger
-from listener.sockets.fragments import outbox_for
 from listener.sockets.lifecycle import SocketState
 
 logger = logging.getLogger(__name__)
@@ -89,6 +88,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         with a new task per message, and each idle socket would hold one."""
         self.scope = scope
         self.base_send = send
+        receive = handshake.own_receive(scope, receive)
         try:
             while True:
                 await self.dispatch(await receive())
@@ -107,10 +107,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if refusal is not None:
             await self._refuse(refusal)
             return
-        self.outbox = outbox_for(self.scope, self.user_id, self.outbox)
         self._join()
         try:
-            refusal, until, pruned_below = await handshake.resume_point(self.expiry.reading(self.authorize))
+            refusal, until, pruned_below = await handshake.access(self)
         except db.DatabaseError:
             # Postgres went away between the listener's check and ours: leave the groups, 4503.
             logger.warning("socket %s: database unavailable", self._label())
@@ -289,7 +288,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # Groups and the resume point ------------------------------------------------------------
 
     def _join(self) -> None:
-        assert self.user_id is not None
         self.channel_name = handshake.join(self, self.scope, self.topic, self.user_id)
         self.joined = True
 

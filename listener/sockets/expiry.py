@@ -39,6 +39,8 @@ class SessionExpiry:
     def __init__(self, socket: lifecycle.Socket) -> None:
         self.socket = socket
         self.expires: datetime.datetime | None = None
+        # The expiry read with the session's row in the handshake's snapshot (``lazy_user``).
+        self.preread: datetime.datetime | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._check: asyncio.Task[None] | None = None
 
@@ -48,7 +50,7 @@ class SessionExpiry:
         def authorize_and_read() -> decisions.Close | None:
             refusal = authorize()
             if refusal is None:
-                self.expires = self.read()
+                self.expires = self.preread or self.read()
             return refusal
 
         return authorize_and_read

@@ -11,19 +11,36 @@ import functools
 import urllib.parse
 from typing import Any
 
+from django import db
+
 from listener import conf, exceptions
 from listener.capture import topics
 from listener.layer import channel_layer, process
 from listener.log import cursors, history
-from listener.sockets import decisions, fragments, handshake_threads, origin, wire
+from listener.sockets import decisions, fragments, handshake_threads, lazy_user, origin, socket_auth, wire
 
 Scope = collections.abc.Mapping[str, Any]
+
+
+def own_receive(scope: Scope, receive: Any) -> Any:
+    """The ``receive`` a real-time consumer reads: the server's own, taking over the reading of
+    its user where `SocketAuth` left it (``lazy_user``) to the handshake's one database trip."""
+    pending = scope.get(socket_auth.PENDING_USER)
+    return receive if pending is None else pending.take()
+
+
+def user_unread(scope: Scope) -> bool:
+    """Whether the user is read only by the handshake's trip (`in_snapshot`)."""
+    pending = scope.get(socket_auth.PENDING_USER)
+    return pending is not None and pending.user is None
 
 
 def refusal(scope: Scope) -> decisions.Close | None:
     """Why this handshake is refused before any topic is looked at, or None."""
     if not origin.allowed(scope):
         return decisions.Close(decisions.Code.FORBIDDEN, "origin not allowed")
+    if user_unread(scope):
+        return None  # checked once read (`user_found`)
     user = scope.get("user")
     if user is None or not user.is_authenticated:
         return decisions.Close(decisions.Code.NOT_LOGGED_IN, "log in first")
@@ -35,11 +52,12 @@ async def admission(scope: Scope) -> tuple[decisions.Close | None, Any, cursors.
     and the cursor it resumes from. Ends with the cap check: the caller joins before awaiting.
 
     The id is the user's primary key as Django gives it (an int, a UUID, a string): the user
-    topic formats it as the triggers do, and consumers compare it with keys of their own."""
+    topic formats it as the triggers do, and consumers compare it with keys of their own. It
+    is None while the user is unread: `user_found` checks the login and the cap then."""
     refused = refusal(scope)
     if refused is not None:
         return refused, None, None
-    user_id = scope["user"].pk
+    user_id = None if user_unread(scope) else scope["user"].pk
     try:
         resume = cursor(scope)
     except exceptions.InvalidCursor as exc:
@@ -67,14 +85,14 @@ async def unready(user_id: object) -> decisions.Close | None:
         await process.ready()
     except exceptions.ListenerUnavailable:
         return decisions.Close(decisions.Code.UNAVAILABLE, "real-time service unavailable, retry")
-    if over_cap(user_id):
+    if user_id is not None and over_cap(user_id):
         return decisions.Close(decisions.Code.TOO_MANY_SOCKETS, "too many open sockets")
     return None
 
 
 def topics_of(scope: Scope, topic: str, user_id: object) -> list[str]:
-    """The socket's topic plus its user's and session's topics, on which access is revoked."""
-    found = [topic, topics.USER.name(user_id)]
+    """The socket's topic plus its user's (once read) and session's topics, on which access is revoked."""
+    found = [topic] if user_id is None else [topic, topics.USER.name(user_id)]
     session = scope.get("session")
     if session is not None and session.session_key:
         found.append(topics.SESSION.name(session.session_key))
@@ -99,20 +117,53 @@ def join(member: channel_layer.DirectMember, scope: Scope, topic: str, user_id: 
     # A topic is a Channels group: the socket joins each as a member of this process.
     for name in topics_of(scope, topic, user_id):
         target.join(name, channel)
+    if user_id is None:
+        # Its user's topic is known only after the snapshot: every user topic's events until then.
+        target.await_family(channel, topics.USER.prefix)
     return channel
+
+
+async def access(socket: Any) -> tuple[decisions.Close | None, cursors.Snapshot, int]:
+    """The socket's access and resume point (`resume_point`), its user read with them when it
+    has none yet (``lazy_user``: then that user's login, cap and topic, `user_found`); and the
+    outbox for its user, with the events that arrived meanwhile."""
+    unread = socket.user_id is None
+    authorize = lazy_user.reading(socket, socket.expiry.reading(socket.authorize))
+    refusal, until, pruned_below = await resume_point(authorize)
+    if unread and refusal is None:
+        refusal = user_found(socket)
+    if refusal is None:
+        own = topics_of(socket.scope, socket.topic, socket.user_id)
+        # Those of other users' topics came while its own was unknown.
+        kept = [event for event in socket.outbox.release() if any(event.on(topic) for topic in own)]
+        # A live region's outbox renders for its user.
+        socket.outbox = fragments.outbox_for(socket.scope, socket.user_id, socket.outbox)
+        socket.outbox.label = socket._label()
+        for event in kept:
+            socket.outbox.hold(event)
+    return refusal, until, pruned_below
+
+
+def user_found(socket: Any) -> decisions.Close | None:
+    """After the trip found a logged-in user the socket was waiting for: the cap, then its user's
+    topic in place of every user topic (None: the socket may open). No await before joining, so
+    two handshakes cannot both take a user's last place."""
+    target = channel_layer.default()
+    target.await_family(socket.channel_name, None)
+    if over_cap(socket.user_id):
+        return decisions.Close(decisions.Code.TOO_MANY_SOCKETS, "too many open sockets")
+    target.join(topics.USER.name(socket.user_id), socket.channel_name)
+    return None
 
 
 async def resume_point(
     authorize: collections.abc.Callable[[], history.Refusal],
 ) -> tuple[history.Refusal, cursors.Snapshot, int]:
-    """``history.resume_point`` on the handshake's own threads (``handshake_threads``)."""
-    return await _resume_point_on_threads(conf.handshake_threads())(authorize)
-
-
-@functools.cache
-def _resume_point_on_threads(
-    threads: int,
-) -> collections.abc.Callable[..., collections.abc.Awaitable[tuple[Any, cursors.Snapshot, int]]]:
-    """Built once per thread count: wrapping a function for a thread costs every handshake as much
-    as the statement it runs."""
-    return handshake_threads.run(history.resume_point)
+    """``history.resume_point`` on the handshake's own threads (``handshake_threads``), given up
+    (a database error: 4503) when no handshake read has finished for
+    REALTIME_HANDSHAKE_DATABASE_TIMEOUT, as with Postgres away."""
+    timeout = conf.handshake_database_timeout()
+    try:
+        return await handshake_threads.bounded(functools.partial(history.resume_point, authorize), timeout)
+    except TimeoutError as exc:
+        raise db.OperationalError("no database answer to the access check within %.1f s" % timeout) from exc

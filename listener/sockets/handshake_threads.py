@@ -19,9 +19,11 @@ and a backend terminated meanwhile (an outage, a restarted Postgres, ``pg_termin
 failed the thread's next handshake with 4503. Channels' own thread is tidied again by the next
 call outside those windows; a handshake thread has no such call.
 
-`bounded` gives up on a read when the handshake reads have made no progress for a while: a
-crowd's reads queue for seconds behind each other and must not be refused for it (uvicorn lets
-them wait), but with Postgres away nothing finishes, and the page must hear 4503 rather than wait.
+`bounded` gives up on a read that has no connection yet when the handshake reads have made no
+progress for a while: a crowd's reads queue for seconds behind each other and must not be refused
+for it (uvicorn lets them wait), but with Postgres away nothing finishes, and the page must hear
+4503 rather than wait. A read that has its connection is Postgres's to answer: one held by a lock
+(a migration's) opens late rather than failing.
 """
 
 from __future__ import annotations
@@ -31,15 +33,13 @@ import collections.abc
 import concurrent.futures
 import functools
 import time
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
-from asgiref import sync
 from channels.db import database_sync_to_async
 from django import db
 
 from listener import conf
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 
@@ -50,28 +50,38 @@ def _executor() -> concurrent.futures.ThreadPoolExecutor:
     )
 
 
-def run(fn: collections.abc.Callable[P, R]) -> collections.abc.Callable[P, collections.abc.Awaitable[R]]:
-    """``database_sync_to_async(fn)`` on the handshake threads."""
+def run(
+    fn: collections.abc.Callable[[], R], connected: list[bool] | None = None
+) -> collections.abc.Awaitable[R]:
+    """``fn()`` on the handshake threads (Channels' one with ``REALTIME_HANDSHAKE_THREADS = 0``),
+    once its thread has a connection (then ``connected[0]`` is set)."""
+    reading = functools.partial(_connected_first, fn, connected or [False])
     if conf.handshake_threads() == 0:
-        return database_sync_to_async(fn)
-    return sync.sync_to_async(_own_connections(fn), thread_sensitive=False, executor=_executor())
+        return database_sync_to_async(_timed(reading))()
+    # The executor's future, awaited as is: asgiref's sync_to_async adds a shield, a copy of
+    # the caller's context re-homed onto the thread and an exception context to each call, a
+    # tenth of a crowd's event-loop time for nothing a handshake read needs (it reads no
+    # context variable, and each thread's Django connections are its own).
+    return asyncio.get_running_loop().run_in_executor(_executor(), _own_connections, reading)
 
 
-def _own_connections(fn: collections.abc.Callable[P, R]) -> collections.abc.Callable[P, R]:
-    """``fn`` between two ``close_old_connections()``: what ``database_sync_to_async`` does,
+def _connected_first(fn: collections.abc.Callable[[], R], connected: list[bool]) -> R:
+    db.connection.ensure_connection()  # a pooled one, checked: Postgres is there
+    connected[0] = True
+    return fn()
+
+
+def _own_connections(fn: collections.abc.Callable[[], R]) -> R:
+    """``fn()`` between two ``close_old_connections()``: what ``database_sync_to_async`` does,
     by a name that test harnesses do not patch. With the pool that returns the connection
     (and the next call's checkout checks it); without it, CONN_MAX_AGE decides, and a kept
     connection is health-checked before its next use (CONN_HEALTH_CHECKS)."""
-
-    @functools.wraps(fn)
-    def owning(*args: P.args, **kwargs: P.kwargs) -> R:
+    db.close_old_connections()
+    try:
+        return fn()
+    finally:
         db.close_old_connections()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            db.close_old_connections()
-
-    return owning
+        _last_done[0] = time.monotonic()
 
 
 # When a handshake read last finished (time.monotonic()), set by the thread that ran it: a
@@ -90,17 +100,37 @@ def _timed(fn: collections.abc.Callable[[], R]) -> collections.abc.Callable[[], 
 
 
 async def bounded(fn: collections.abc.Callable[[], R], timeout: float) -> R:
-    """``fn()`` on the handshake threads; TimeoutError once neither it nor any other handshake
-    read has finished for ``timeout`` seconds (a queue that moves is waited for)."""
-    task = asyncio.ensure_future(run(_timed(fn))())
+    """``fn()`` on the handshake threads; TimeoutError once it has no connection and no
+    handshake read has finished for ``timeout`` seconds (a queue that moves is waited for).
+
+    Watched by one timer that moves on while reads finish, rather than by ``asyncio.wait``
+    (a set, a waiter future and callbacks per call: a crowd's handshakes pay it each)."""
+    connected = [False]
+    read = asyncio.ensure_future(run(fn, connected))
+    loop = asyncio.get_running_loop()
     since = time.monotonic()
+    expired = False
+    timer: asyncio.TimerHandle | None = None
+
+    def watch() -> None:
+        nonlocal timer, expired
+        if connected[0]:
+            return
+        left = max(since, _last_done[0]) + timeout - time.monotonic()
+        if left > 0:
+            timer = loop.call_later(left, watch)
+        else:
+            expired = True
+            read.cancel()
+
+    timer = loop.call_later(timeout, watch)
     try:
-        while True:
-            deadline = max(since, _last_done[0]) + timeout
-            done, _ = await asyncio.wait({task}, timeout=max(deadline - time.monotonic(), 0.0))
-            if done:
-                return task.result()
-            if max(since, _last_done[0]) + timeout <= time.monotonic():
-                raise TimeoutError
+        return await read
+    except asyncio.CancelledError:
+        if expired:
+            raise TimeoutError from None
+        raise
     finally:
-        task.cancel()
+        if timer is not None:
+            timer.cancel()
+        read.cancel()

@@ -15,6 +15,7 @@ import functools
 import importlib
 from typing import Any
 
+from channels import auth
 from django import db
 from django.conf import settings
 from django.http import cookie
@@ -25,12 +26,23 @@ from listener.sockets import handshake_threads, user_rows
 
 Scope = dict[str, Any]
 
+# The scope key of a socket's `PendingUser` (``lazy_user``).
+PENDING_USER = "realtime.pending_user"
+
 
 class SocketAuth:
-    """Put ``cookies``, ``session`` and ``user`` in a WebSocket's scope, as AuthMiddlewareStack does."""
+    """Put ``cookies``, ``session`` and ``user`` in a WebSocket's scope, as AuthMiddlewareStack does.
 
-    def __init__(self, inner: Any) -> None:
+    With ``lazy_user=True`` the user is read later, where the socket's handshake reads its
+    access: a `RealtimeConsumer` reads session, user, access and its resume point in one
+    database trip instead of two, a third of a handshake's cost; any other consumer gets
+    ``scope["user"]`` before it receives its first message, as before. An application between
+    this and the consumer must then not read ``scope["user"]`` before that first message.
+    """
+
+    def __init__(self, inner: Any, *, lazy_user: bool = False) -> None:
         self.inner = inner
+        self.lazy_user = lazy_user
         self.session_store: Any = importlib.import_module(settings.SESSION_ENGINE).SessionStore
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -43,8 +55,39 @@ class SocketAuth:
             "cookies": cookies,
             "session": self.session_store(cookies.get(settings.SESSION_COOKIE_NAME)),
         }
-        scope["user"] = await _user(scope)
-        await self.inner(scope, receive, send)
+        if not self.lazy_user:
+            scope["user"] = await _user(scope)
+            await self.inner(scope, receive, send)
+            return
+        scope["user"] = auth.UserLazyObject()
+        pending = PendingUser(scope, receive)
+        scope[PENDING_USER] = pending
+        await self.inner(scope, pending.receive, send)
+
+
+class PendingUser:
+    """A socket's user not read yet: read before the first message, unless a consumer that reads
+    it itself took it (`take`). Lets go of the scope once read or taken: the scope holds it for
+    as long as the socket stays open, and a cycle through it would wait for the collector."""
+
+    __slots__ = ("raw_receive", "scope", "user")
+
+    def __init__(self, scope: Scope, receive: Any) -> None:
+        self.scope: Scope | None = scope
+        self.raw_receive = receive
+        self.user: Any = None
+
+    def take(self) -> Any:
+        """The server's own ``receive``: the caller reads the user itself (`read_user`)."""
+        self.scope = None
+        return self.raw_receive
+
+    async def receive(self) -> Any:
+        message = await self.raw_receive()
+        if self.scope is not None:
+            scope, self.scope = self.scope, None
+            self.user = scope["user"]._wrapped = await _user(scope)
+        return message
 
 
 async def _user(scope: Scope) -> Any:
@@ -59,12 +102,12 @@ async def _user(scope: Scope) -> Any:
     """
     timeout = conf.handshake_database_timeout()
     try:
-        return await handshake_threads.bounded(functools.partial(_user_now, scope), timeout)
+        return await handshake_threads.bounded(functools.partial(read_user, scope), timeout)
     except TimeoutError as exc:
         raise db.OperationalError("no database answer to the session lookup within %.1f s" % timeout) from exc
 
 
-def _user_now(scope: Scope) -> Any:
+def read_user(scope: Scope) -> Any:
     """``channels.auth.get_user``, step for step, with the user read by ``user_rows``."""
     # Imported here: they import Django's auth models, and `listener` imports before the app
     # registry is ready.

@@ -23,8 +23,9 @@ from chat import models
 from listener.sockets import user_rows
 from tests.conftest import HOST, ORIGIN, close_code, connect, session_cookie, sync
 
-# (statement, whether its parameters were bound on the server) for each statement sent.
-Sent = list[tuple[str, bool]]
+# (statement, whether its parameters were bound on the server, whether it ran in a transaction)
+# for each statement sent.
+Sent = list[tuple[str, bool, bool]]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,17 +99,19 @@ async def test_a_custom_backends_get_user_still_decides(
     assert await close_code(socket) == 4401
 
 
-def _recording(sent: Sent, wrapped: list[Any]) -> collections.abc.Callable[..., None]:
+def _recording(sent: Sent, wrapped: list[Any], checkouts: list[Any]) -> collections.abc.Callable[..., None]:
     """A ``connection_created`` receiver that records every statement of each connection (listed
-    in ``wrapped``, to be unwrapped after)."""
+    in ``wrapped``, to be unwrapped after) and each time a connection is taken (``checkouts``)."""
 
     def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         raw = context["cursor"].cursor
-        sent.append((sql, isinstance(raw, psycopg.Cursor) and not isinstance(raw, psycopg.ClientCursor)))
+        bound = isinstance(raw, psycopg.Cursor) and not isinstance(raw, psycopg.ClientCursor)
+        sent.append((sql, bound, context["connection"].in_atomic_block))
         return execute(sql, params, many, context)
 
     def wrap(sender: Any, connection: Any, **kwargs: Any) -> None:
         # Sent at each checkout from the pool, to the thread's same wrapper object.
+        checkouts.append(connection)
         if record not in connection.execute_wrappers:
             connection.execute_wrappers.append(record)
             wrapped.append((connection, record))
@@ -116,17 +119,21 @@ def _recording(sent: Sent, wrapped: list[Any]) -> collections.abc.Callable[..., 
     return wrap
 
 
-async def test_a_handshake_reads_in_five_statements(people: dict[str, User], room: models.ChatRoom) -> None:
-    """Session, user, resume point, access, expiry: the resume point's transaction sets its
-    REPEATABLE READ level in its first read's statement, and the library's fixed reads bind
-    their parameters on the server (no statement text rendered per handshake)."""
+async def test_a_handshake_reads_in_one_trip_of_four_statements(
+    people: dict[str, User], room: models.ChatRoom
+) -> None:
+    """Resume point, session (with its expiry), user, access: one connection taken, one
+    transaction, whose first statement sets its REPEATABLE READ level and takes the snapshot;
+    the library's fixed reads bind their parameters on the server (no statement text rendered
+    per handshake)."""
     socket, connected, _ = await connect("/ws/room/%d" % room.id, people["member"])  # starts the listener
     assert connected
     await socket.disconnect()
     cookie = await sync(session_cookie)(people["owner"])
     sent: Sent = []
     wrapped: list[Any] = []
-    receiver = _recording(sent, wrapped)
+    checkouts: list[Any] = []
+    receiver = _recording(sent, wrapped, checkouts)
     signals.connection_created.connect(receiver, weak=False)
     try:
         socket, connected, _ = await connect(
@@ -138,10 +145,12 @@ async def test_a_handshake_reads_in_five_statements(people: dict[str, User], roo
         signals.connection_created.disconnect(receiver)
         for connection, record in wrapped:
             connection.execute_wrappers.remove(record)
-    assert len(sent) == 5, sent
-    first_read = next(sql for sql, _ in sent if "pg_current_snapshot" in sql)
+    assert len(sent) == 4, sent
+    assert len(checkouts) == 1, checkouts
+    assert all(in_transaction for _, _, in_transaction in sent), sent
+    first_read = sent[0][0]
     level = first_read.find("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;")
     assert 0 <= level < first_read.find("pg_current_snapshot"), first_read
     session_table = Session._meta.db_table
-    library_reads = [bound for sql, bound in sent if session_table in sql or User._meta.db_table in sql]
-    assert library_reads == [True, True, True], sent
+    library_reads = [bound for sql, bound, _ in sent if session_table in sql or User._meta.db_table in sql]
+    assert library_reads == [True, True], sent
