@@ -54,7 +54,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # Subclass API -------------------------------------------------------------------------
 
     def parse_topic(self) -> str:
-        """The topic (group) named by the URL."""
+        """The topic (group) named by the URL (the user may not be read yet: ``lazy_user``)."""
         raise NotImplementedError
 
     def authorize(self) -> Close | None:

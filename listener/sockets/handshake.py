@@ -30,7 +30,7 @@ def own_receive(scope: Scope, receive: Any) -> Any:
 
 
 def user_unread(scope: Scope) -> bool:
-    """Whether the user is read only by the handshake's trip (`in_snapshot`)."""
+    """Whether the user is read only by the handshake's trip (``lazy_user.reading``)."""
     pending = scope.get(socket_auth.PENDING_USER)
     return pending is not None and pending.user is None
 
@@ -160,7 +160,7 @@ async def resume_point(
     authorize: collections.abc.Callable[[], history.Refusal],
 ) -> tuple[history.Refusal, cursors.Snapshot, int]:
     """``history.resume_point`` on the handshake's own threads (``handshake_threads``), given up
-    (a database error: 4503) when no handshake read has finished for
+    (a database error: 4503) while it has no connection and no handshake read has finished for
     REALTIME_HANDSHAKE_DATABASE_TIMEOUT, as with Postgres away."""
     timeout = conf.handshake_database_timeout()
     try:

@@ -35,9 +35,10 @@ class SocketAuth:
 
     With ``lazy_user=True`` the user is read later, where the socket's handshake reads its
     access: a `RealtimeConsumer` reads session, user, access and its resume point in one
-    database trip instead of two, a third of a handshake's cost; any other consumer gets
-    ``scope["user"]`` before it receives its first message, as before. An application between
-    this and the consumer must then not read ``scope["user"]`` before that first message.
+    database trip instead of two, and ``scope["user"]`` is set when its ``authorize`` runs
+    (``parse_topic`` runs before); any other consumer gets ``scope["user"]`` before it
+    receives its first message, as before. An application between this and the consumer must
+    then not read ``scope["user"]`` before that first message.
     """
 
     def __init__(self, inner: Any, *, lazy_user: bool = False) -> None:
