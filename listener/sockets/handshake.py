@@ -40,6 +40,10 @@ def refusal(scope: Scope) -> decisions.Close | None:
     if not origin.allowed(scope):
         return decisions.Close(decisions.Code.FORBIDDEN, "origin not allowed")
     if user_unread(scope):
+        session = scope.get("session")
+        if session is None or not session.session_key:
+            # No session cookie: nobody to read, and no trip to the database for it.
+            return decisions.Close(decisions.Code.NOT_LOGGED_IN, "log in first")
         return None  # checked once read (`user_found`)
     user = scope.get("user")
     if user is None or not user.is_authenticated:

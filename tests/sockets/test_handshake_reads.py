@@ -154,3 +154,24 @@ async def test_a_handshake_reads_in_one_trip_of_four_statements(
     session_table = Session._meta.db_table
     library_reads = [bound for sql, bound, _ in sent if session_table in sql or User._meta.db_table in sql]
     assert library_reads == [True, True], sent
+
+
+async def test_a_handshake_without_a_session_cookie_reads_nothing(room: models.ChatRoom) -> None:
+    """Nobody to read: refused with 4401 before the trip, so a flood of anonymous handshakes
+    costs the database nothing."""
+    warm, _, _ = await connect("/ws/room/%d" % room.id)
+    await close_code(warm)  # the listener is started by the first handshake, refused or not
+    sent: Sent = []
+    wrapped: list[Any] = []
+    checkouts: list[Any] = []
+    receiver = _recording(sent, wrapped, checkouts)
+    signals.connection_created.connect(receiver, weak=False)
+    try:
+        socket, _, _ = await connect("/ws/room/%d" % room.id, headers=[ORIGIN, HOST])
+        code = await close_code(socket)
+    finally:
+        signals.connection_created.disconnect(receiver)
+        for connection, record in wrapped:
+            connection.execute_wrappers.remove(record)
+    assert code == 4401
+    assert sent == [] and checkouts == [], sent
