@@ -35,14 +35,16 @@ def _next_event(crowd: handshake_crowd.Crowd, writer: drivers.Writer, seq: int) 
     """Write message ``seq`` and wait (bounded) until every open socket has it or none is coming."""
     writer.write(seq, 1, 1.0)
     deadline = time.monotonic() + EVENT_TIMEOUT
-    got, closes = 0, dict[int, int]()
+    got, closes, repeated = 0, dict[int, int](), 0
     while time.monotonic() < deadline:
-        got, closes = crowd.got(seq)
+        got, closes, repeated = crowd.got(seq)
         if got + sum(closes.values()) >= crowd.opened:
             break
         time.sleep(0.2)
     if closes:
         print("  closed before the event: %s" % dict(sorted(closes.items())), flush=True)
+    if repeated:
+        print("  %d frames repeated a sequence number their socket had seen" % repeated, flush=True)
     return got
 
 

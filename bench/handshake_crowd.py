@@ -57,7 +57,7 @@ async def _client(
     while True:
         command = await loop.run_in_executor(None, conn.recv)
         if command == "seqs":
-            conn.send((list(recorder.seqs), dict(recorder.closes)))
+            conn.send((list(recorder.seqs), dict(recorder.closes), recorder.repeated))
         elif command == "stop":
             for sock in sockets:
                 sock.close()
@@ -98,17 +98,19 @@ class Crowd:
         self.failed = sum(a[3] for a in answers)
         self.took = sorted(t for a in answers for t in a[4])
 
-    def got(self, seq: int) -> tuple[int, dict[int, int]]:
-        """How many sockets received the frame of message ``seq``, and the close codes seen."""
+    def got(self, seq: int) -> tuple[int, dict[int, int], int]:
+        """How many sockets received the frame of message ``seq``, the close codes seen, and how
+        many frames repeated or went back on a sequence number their socket had already seen."""
         for pipe in self.pipes:
             pipe.send("seqs")
-        count, closes = 0, dict[int, int]()
+        count, closes, repeated = 0, dict[int, int](), 0
         for pipe in self.pipes:
-            seqs, closed = pipe.recv()
+            seqs, closed, again = pipe.recv()
             count += seqs.count(seq)
+            repeated += again
             for code, n in closed.items():
                 closes[code] = closes.get(code, 0) + n
-        return count, closes
+        return count, closes, repeated
 
     def stop(self) -> None:
         for pipe in self.pipes:

@@ -33,6 +33,9 @@ class Recorder:
         self.closes: collections.Counter[int] = collections.Counter()
         self.frames = 0
         self.presence = 0
+        # Frames whose sequence number was not above its socket's last one: sent twice, or out
+        # of order. The product promises neither happens; a benchmark says so if it does.
+        self.repeated = 0
 
     def take(self) -> tuple[bytes, bytes, dict[int, int]]:
         taken = (self.seqs.tobytes(), self.times.tobytes(), dict(self.closes))
@@ -54,6 +57,7 @@ class Socket(asyncio.Protocol):
         self.keep_frames = keep_frames
         self.frames: list[bytes] = []
         self.presence = 0
+        self.last_seq = 0
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -107,7 +111,11 @@ class Socket(asyncio.Protocol):
                     self.presence += 1
                 found = SEQUENCE.search(payload)
                 if found is not None:
-                    self.recorder.seqs.append(int(found.group(1)))
+                    seq = int(found.group(1))
+                    if seq <= self.last_seq:
+                        self.recorder.repeated += 1
+                    self.last_seq = max(seq, self.last_seq)
+                    self.recorder.seqs.append(seq)
                     self.recorder.times.append(now)
                 if self.keep_frames:
                     self.frames.append(payload)
