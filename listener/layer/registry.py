@@ -64,13 +64,11 @@ class Namespace:
         self.prefix = prefix
         # group -> member channel -> when the membership ends (time.monotonic(); inf: never).
         self.groups: dict[str, dict[str, float]] = {}
-        # channel -> its groups: a deploy closes every socket at once, and finding one socket's
-        # groups by scanning them all made that O(sockets²).
+        # channel -> its groups: finding them by scanning every group made a deploy's closes O(n²).
         self.memberships: dict[str, set[str]] = {}
         self.direct: dict[str, DirectMember] = {}
-        # Real-time sockets that take every event on any group named ``<prefix>_...`` until they
-        # join theirs (`await_family`): channel -> prefix.
-        self.awaiting: dict[str, str] = {}
+        # "<prefix>_" -> real-time sockets taking that family's events until they join theirs.
+        self.awaiting: dict[str, dict[str, None]] = {}
         # `<prefix><process>` heads (before "!") -> the layer that made them. Weak: a layer
         # nobody holds any more has no receiver left for its channels.
         self.owners: weakref.WeakValueDictionary[str, Owner] = weakref.WeakValueDictionary()
@@ -105,23 +103,26 @@ class Namespace:
                 del self.memberships[channel]
 
     def await_family(self, channel: str, prefix: str | None) -> None:
-        """Give real-time socket ``channel`` every event on a ``<prefix>_...`` group (None: stop).
-
-        For a socket that learns which group of the family is its own only after the snapshot
-        its replay ends at: the events that arrive meanwhile are all kept, in order, and it
-        drops the others' once it knows (``listener.sockets.handshake``)."""
-        if prefix is None:
-            self.awaiting.pop(channel, None)
-        else:
-            self.awaiting[channel] = prefix + "_"
+        """Give real-time socket ``channel`` every event on a ``<prefix>_...`` group (None: stop):
+        it learns which is its own only after its snapshot, and drops the others' then."""
+        for family, channels in list(self.awaiting.items()):
+            channels.pop(channel, None)
+            if not channels:
+                del self.awaiting[family]
+        if prefix is not None:
+            self.awaiting.setdefault(prefix + "_", {})[channel] = None
 
     def deliver_awaiting(self, event: events.LogEvent) -> None:
-        for channel, prefix in list(self.awaiting.items()):
-            if any(topic.startswith(prefix) for topic in event.topics):
-                self._hand(channel, self.direct[channel], event)
+        """An event's topics are looked at once per family, not once per waiting socket: a
+        reconnect storm keeps thousands waiting while a busy room's events go by."""
+        for family, channels in list(self.awaiting.items()):
+            if any(topic.startswith(family) for topic in event.topics):
+                for channel in list(channels):
+                    self._hand(channel, self.direct[channel], event)
 
     def detach(self, channel: str) -> DirectMember | None:
-        self.awaiting.pop(channel, None)
+        if self.awaiting:
+            self.await_family(channel, None)
         member = self.direct.pop(channel, None)
         for group in list(self.memberships.get(channel, ())):
             self.discard(group, channel)
@@ -181,8 +182,8 @@ class Namespace:
         try:
             member.deliver(event)
         except Exception:
-            # One broken consumer must not stop the others from getting the event, and
-            # its page must not go on with a gap: it is closed and resumes from its cursor.
+            # One broken consumer must not stop the others, nor its page go on with a gap:
+            # it is closed and resumes from its cursor.
             logger.exception("delivering event %d to %s failed", event.id, channel)
             member.abort("event %d could not be delivered" % event.id)
 
