@@ -8,6 +8,7 @@ which sockets open, which close with 4401, 4403 or 4404, and what a custom backe
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import datetime
 from typing import Any
 
@@ -99,9 +100,13 @@ async def test_a_custom_backends_get_user_still_decides(
     assert await close_code(socket) == 4401
 
 
-def _recording(sent: Sent, wrapped: list[Any], checkouts: list[Any]) -> collections.abc.Callable[..., None]:
-    """A ``connection_created`` receiver that records every statement of each connection (listed
-    in ``wrapped``, to be unwrapped after) and each time a connection is taken (``checkouts``)."""
+@contextlib.contextmanager
+def _recorded() -> collections.abc.Iterator[tuple[Sent, list[Any]]]:
+    """Every statement sent meanwhile on any Django connection, and each time a connection is
+    taken (``connection_created`` is sent at each checkout from the pool)."""
+    sent: Sent = []
+    checkouts: list[Any] = []
+    wrapped: list[Any] = []
 
     def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         raw = context["cursor"].cursor
@@ -110,13 +115,18 @@ def _recording(sent: Sent, wrapped: list[Any], checkouts: list[Any]) -> collecti
         return execute(sql, params, many, context)
 
     def wrap(sender: Any, connection: Any, **kwargs: Any) -> None:
-        # Sent at each checkout from the pool, to the thread's same wrapper object.
         checkouts.append(connection)
-        if record not in connection.execute_wrappers:
+        if record not in connection.execute_wrappers:  # the thread's same wrapper object
             connection.execute_wrappers.append(record)
-            wrapped.append((connection, record))
+            wrapped.append(connection)
 
-    return wrap
+    signals.connection_created.connect(wrap, weak=False)
+    try:
+        yield sent, checkouts
+    finally:
+        signals.connection_created.disconnect(wrap)
+        for connection in wrapped:
+            connection.execute_wrappers.remove(record)
 
 
 async def test_a_handshake_reads_in_one_trip_of_four_statements(
@@ -130,21 +140,12 @@ async def test_a_handshake_reads_in_one_trip_of_four_statements(
     assert connected
     await socket.disconnect()
     cookie = await sync(session_cookie)(people["owner"])
-    sent: Sent = []
-    wrapped: list[Any] = []
-    checkouts: list[Any] = []
-    receiver = _recording(sent, wrapped, checkouts)
-    signals.connection_created.connect(receiver, weak=False)
-    try:
+    with _recorded() as (sent, checkouts):
         socket, connected, _ = await connect(
             "/ws/room/%d" % room.id, headers=[ORIGIN, HOST, (b"cookie", cookie)]
         )
         assert connected
         await socket.disconnect()
-    finally:
-        signals.connection_created.disconnect(receiver)
-        for connection, record in wrapped:
-            connection.execute_wrappers.remove(record)
     assert len(sent) == 4, sent
     assert len(checkouts) == 1, checkouts
     assert all(in_transaction for _, _, in_transaction in sent), sent
@@ -161,17 +162,8 @@ async def test_a_handshake_without_a_session_cookie_reads_nothing(room: models.C
     costs the database nothing."""
     warm, _, _ = await connect("/ws/room/%d" % room.id)
     await close_code(warm)  # the listener is started by the first handshake, refused or not
-    sent: Sent = []
-    wrapped: list[Any] = []
-    checkouts: list[Any] = []
-    receiver = _recording(sent, wrapped, checkouts)
-    signals.connection_created.connect(receiver, weak=False)
-    try:
+    with _recorded() as (sent, checkouts):
         socket, _, _ = await connect("/ws/room/%d" % room.id, headers=[ORIGIN, HOST])
         code = await close_code(socket)
-    finally:
-        signals.connection_created.disconnect(receiver)
-        for connection, record in wrapped:
-            connection.execute_wrappers.remove(record)
     assert code == 4401
     assert sent == [] and checkouts == [], sent
