@@ -11,8 +11,6 @@ import functools
 import urllib.parse
 from typing import Any
 
-from django import db
-
 from listener import conf, exceptions
 from listener.capture import topics
 from listener.layer import channel_layer, process
@@ -137,13 +135,15 @@ async def access(socket: Any) -> tuple[decisions.Close | None, cursors.Snapshot,
     if unread and refusal is None:
         refusal = user_found(socket)
     if refusal is None:
-        own = topics_of(socket.scope, socket.topic, socket.user_id)
-        # Those of other users' topics came while its own was unknown.
-        kept = [event for event in socket.outbox.release() if any(event.on(topic) for topic in own)]
+        held = socket.outbox.release()
+        if unread:
+            # Other users' topics' events came too while its own was unknown.
+            own = topics_of(socket.scope, socket.topic, socket.user_id)
+            held = [event for event in held if any(event.on(topic) for topic in own)]
         # A live region's outbox renders for its user.
         socket.outbox = fragments.outbox_for(socket.scope, socket.user_id, socket.outbox)
         socket.outbox.label = socket._label()
-        for event in kept:
+        for event in held:
             socket.outbox.hold(event)
     return refusal, until, pruned_below
 
@@ -166,8 +166,4 @@ async def resume_point(
     """``history.resume_point`` on the handshake's own threads (``handshake_threads``), given up
     (a database error: 4503) while it has no connection and no handshake read has finished for
     REALTIME_HANDSHAKE_DATABASE_TIMEOUT, as with Postgres away."""
-    timeout = conf.handshake_database_timeout()
-    try:
-        return await handshake_threads.bounded(functools.partial(history.resume_point, authorize), timeout)
-    except TimeoutError as exc:
-        raise db.OperationalError("no database answer to the access check within %.1f s" % timeout) from exc
+    return await handshake_threads.read(functools.partial(history.resume_point, authorize), "access check")

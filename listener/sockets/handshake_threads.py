@@ -50,14 +50,11 @@ def _executor() -> concurrent.futures.ThreadPoolExecutor:
     )
 
 
-def run(
-    fn: collections.abc.Callable[[], R], connected: list[bool] | None = None
-) -> collections.abc.Awaitable[R]:
-    """``fn()`` on the handshake threads (Channels' one with ``REALTIME_HANDSHAKE_THREADS = 0``),
-    once its thread has a connection (then ``connected[0]`` is set)."""
-    reading = functools.partial(_connected_first, fn, connected or [False])
+def _run(fn: collections.abc.Callable[[], R], connected: list[bool]) -> collections.abc.Awaitable[R]:
+    """``fn()`` on the handshake threads (Channels' one with ``REALTIME_HANDSHAKE_THREADS = 0``)."""
+    reading = functools.partial(_read, fn, connected)
     if conf.handshake_threads() == 0:
-        return database_sync_to_async(_timed(reading))()
+        return database_sync_to_async(reading)()
     # The executor's future, awaited as is: asgiref's sync_to_async adds a shield, a copy of
     # the caller's context re-homed onto the thread and an exception context to each call, a
     # tenth of a crowd's event-loop time for nothing a handshake read needs (it reads no
@@ -65,10 +62,16 @@ def run(
     return asyncio.get_running_loop().run_in_executor(_executor(), _own_connections, reading)
 
 
-def _connected_first(fn: collections.abc.Callable[[], R], connected: list[bool]) -> R:
-    db.connection.ensure_connection()  # a pooled one, checked: Postgres is there
-    connected[0] = True
-    return fn()
+def _read(fn: collections.abc.Callable[[], R], connected: list[bool]) -> R:
+    """``fn()`` once this thread has a connection (``connected[0]`` is set then); its end, however
+    it ends, is progress for every read that waits (`bounded`)."""
+    try:
+        db.connection.ensure_connection()  # a pooled one, checked: Postgres is there
+        connected[0] = True
+        return fn()
+    finally:
+        # Set by the thread: a crowd can keep the event loop too busy to hear of it for seconds.
+        _last_done[0] = time.monotonic()
 
 
 def _own_connections(fn: collections.abc.Callable[[], R]) -> R:
@@ -81,22 +84,10 @@ def _own_connections(fn: collections.abc.Callable[[], R]) -> R:
         return fn()
     finally:
         db.close_old_connections()
-        _last_done[0] = time.monotonic()
 
 
-# When a handshake read last finished (time.monotonic()), set by the thread that ran it: a
-# crowd can keep the event loop too busy to hear of a finished read for seconds.
+# When a handshake read last finished (time.monotonic()).
 _last_done = [0.0]
-
-
-def _timed(fn: collections.abc.Callable[[], R]) -> collections.abc.Callable[[], R]:
-    def timed() -> R:
-        try:
-            return fn()
-        finally:
-            _last_done[0] = time.monotonic()
-
-    return timed
 
 
 async def bounded(fn: collections.abc.Callable[[], R], timeout: float) -> R:
@@ -106,7 +97,7 @@ async def bounded(fn: collections.abc.Callable[[], R], timeout: float) -> R:
     Watched by one timer that moves on while reads finish, rather than by ``asyncio.wait``
     (a set, a waiter future and callbacks per call: a crowd's handshakes pay it each)."""
     connected = [False]
-    read = asyncio.ensure_future(run(fn, connected))
+    read = asyncio.ensure_future(_run(fn, connected))
     loop = asyncio.get_running_loop()
     since = time.monotonic()
     expired = False
@@ -134,3 +125,13 @@ async def bounded(fn: collections.abc.Callable[[], R], timeout: float) -> R:
         if timer is not None:
             timer.cancel()
         read.cancel()
+
+
+async def read(fn: collections.abc.Callable[[], R], what: str) -> R:
+    """`bounded` by REALTIME_HANDSHAKE_DATABASE_TIMEOUT, a timeout raised as a database error
+    (the socket closes with 4503, never 4401), before daphne's default 5 s drops the handshake."""
+    timeout = conf.handshake_database_timeout()
+    try:
+        return await bounded(fn, timeout)
+    except TimeoutError as exc:
+        raise db.OperationalError("no database answer to the %s within %.1f s" % (what, timeout)) from exc

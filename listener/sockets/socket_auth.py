@@ -16,12 +16,10 @@ import importlib
 from typing import Any
 
 from channels import auth
-from django import db
 from django.conf import settings
 from django.http import cookie
 from django.utils import crypto
 
-from listener import conf
 from listener.sockets import handshake_threads, user_rows
 
 Scope = dict[str, Any]
@@ -95,17 +93,10 @@ async def _user(scope: Scope) -> Any:
     """Channels' own lookup (on a handshake thread): the session's user, checked against its auth hash.
 
     A database error propagates (the socket closes with 4503, never 4401: Channels' get_user
-    turns only a missing session key into AnonymousUser). A lookup stuck for longer than
-    REALTIME_HANDSHAKE_DATABASE_TIMEOUT while no other handshake's read finishes either
-    (Postgres down: a pooled connection is awaited for the pool's whole timeout) fails the same
-    way, before daphne's default limit drops the handshake at 5 s; one that only queues behind a crowd's reads
-    waits its turn.
+    turns only a missing session key into AnonymousUser), and so does a lookup that gets no
+    connection in time (``handshake_threads.read``).
     """
-    timeout = conf.handshake_database_timeout()
-    try:
-        return await handshake_threads.bounded(functools.partial(read_user, scope), timeout)
-    except TimeoutError as exc:
-        raise db.OperationalError("no database answer to the session lookup within %.1f s" % timeout) from exc
+    return await handshake_threads.read(functools.partial(read_user, scope), "session lookup")
 
 
 def read_user(scope: Scope) -> Any:
