@@ -48,13 +48,13 @@ def _instrument() -> None:
     # The handshake's own threads run their calls without asgiref.
     from listener.sockets import handshake_threads
 
-    owned: collections.abc.Callable[..., Any] = handshake_threads._own_connections
+    owned: collections.abc.Callable[..., Any] = handshake_threads.own_connections
 
     def counted_owned(fn: Any) -> Any:
         COUNTS["hops"] += 1
         return owned(fn)
 
-    handshake_threads._own_connections = counted_owned
+    handshake_threads.own_connections = counted_owned
 
 
 async def _handshakes(count: int) -> list[tuple[int, int, float, float]]:

@@ -6,6 +6,8 @@ import collections.abc
 import functools
 from typing import Any
 
+import channels.db
+import django.db
 import psycopg
 import pytest
 from channels.db import database_sync_to_async
@@ -57,6 +59,17 @@ async def _stop_listener() -> collections.abc.AsyncIterator[None]:
     await channel_layer.default().close()
     # close() keeps what the process holds (the Channels spec); the next test starts from nothing.
     registry.forget()
+
+
+@pytest.fixture(autouse=True)
+def _channels_tidies_connections() -> collections.abc.Iterator[None]:
+    """Channels' test communicators replace ``channels.db.close_old_connections`` with a no-op
+    while they await (``mock.patch``, entered and left per call). Sockets awaited at once
+    overlap those patches, and the last to leave restores the no-op it found: every later
+    test's database thread would then keep a connection that a test terminated. Django's own
+    is put back after each test."""
+    yield
+    channels.db.close_old_connections = django.db.close_old_connections  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

@@ -85,14 +85,22 @@ def resume_point(
     the first read, which takes the snapshot.
     """
     with transaction.atomic():
-        # The connection itself, not django.db.connection's proxy, which looks it up anew for
-        # each of the cursor's dozen attribute reads.
-        with statements.cursor(connections[DEFAULT_DB_ALIAS]) as cur:
-            cur.execute(queries.get("resume_point"))
-            cur.nextset()  # past SET TRANSACTION's empty result, to the SELECT's row
-            until, pruned_below = cur.fetchone()
+        until, pruned_below = snapshot()
         refusal = authorize()
-    return refusal, cursors.Snapshot.parse(until), int(pruned_below)
+    return refusal, until, pruned_below
+
+
+def snapshot() -> tuple[cursors.Snapshot, int]:
+    """The first statement of a `resume_point` transaction (opened by the caller): it makes the
+    transaction REPEATABLE READ and takes its snapshot; that snapshot, and how far the log was
+    pruned. Several sockets' access checks may share it (``listener.sockets.access_batches``)."""
+    # The connection itself, not django.db.connection's proxy, which looks it up anew for
+    # each of the cursor's dozen attribute reads.
+    with statements.cursor(connections[DEFAULT_DB_ALIAS]) as cur:
+        cur.execute(queries.get("resume_point"))
+        cur.nextset()  # past SET TRANSACTION's empty result, to the SELECT's row
+        until, pruned_below = cur.fetchone()
+    return cursors.Snapshot.parse(until), int(pruned_below)
 
 
 async def current_snapshot() -> cursors.Snapshot:

@@ -59,7 +59,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     def authorize(self) -> Close | None:
         """Check access in the current transaction; keep what `decide` needs on ``self``, and
-        in ``access_since`` the grant's xid8 (a cursor that does not see it must resync)."""
+        in ``access_since`` the grant's xid8 (a cursor that does not see it must resync).
+        Read only: sockets that connect together share the transaction (``access_batches``)."""
         raise NotImplementedError
 
     def decide(self, event: events.LogEvent) -> Decision:

@@ -7,7 +7,6 @@ socket that fails them is refused before it costs a query.
 from __future__ import annotations
 
 import collections.abc
-import functools
 import urllib.parse
 from typing import Any
 
@@ -15,7 +14,7 @@ from listener import conf, exceptions
 from listener.capture import topics
 from listener.layer import channel_layer, process
 from listener.log import cursors, history
-from listener.sockets import decisions, fragments, handshake_threads, lazy_user, origin, socket_auth, wire
+from listener.sockets import access_batches, decisions, fragments, lazy_user, origin, socket_auth, wire
 
 Scope = collections.abc.Mapping[str, Any]
 
@@ -163,7 +162,9 @@ def user_found(socket: Any) -> decisions.Close | None:
 async def resume_point(
     authorize: collections.abc.Callable[[], history.Refusal],
 ) -> tuple[history.Refusal, cursors.Snapshot, int]:
-    """``history.resume_point`` on the handshake's own threads (``handshake_threads``), given up
-    (a database error: 4503) while it has no connection and no handshake read has finished for
+    """``history.resume_point`` on the handshake's own threads, read in one transaction with
+    the other sockets' that wait (``access_batches``); given up (a database error: 4503) while
+    it has no connection and no handshake read has finished for
     REALTIME_HANDSHAKE_DATABASE_TIMEOUT, as with Postgres away."""
-    return await handshake_threads.read(functools.partial(history.resume_point, authorize), "access check")
+    found: tuple[history.Refusal, cursors.Snapshot, int] = await access_batches.resume_point(authorize)
+    return found

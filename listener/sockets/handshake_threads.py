@@ -11,7 +11,7 @@ pool; without one, only a CONN_MAX_AGE above 0 keeps it, with its thread), so no
 outlives a call and no connection crosses threads. Other database work (re-checks,
 replays, presence) stays on Channels' thread.
 
-These threads tidy their connections themselves (`_own_connections`), before and after each
+These threads tidy their connections themselves (`own_connections`), before and after each
 call, rather than through ``database_sync_to_async``: Channels' test communicators replace its
 tidying with a no-op while a test awaits a socket (``channels.testing.ApplicationCommunicator``),
 which is all the time a handshake runs, so a handshake thread's connection outlived every call
@@ -44,7 +44,8 @@ R = TypeVar("R")
 
 
 @functools.cache
-def _executor() -> concurrent.futures.ThreadPoolExecutor:
+def executor() -> concurrent.futures.ThreadPoolExecutor:
+    """The handshake threads (``REALTIME_HANDSHAKE_THREADS``, above 0)."""
     return concurrent.futures.ThreadPoolExecutor(
         max_workers=conf.handshake_threads(), thread_name_prefix="realtime-handshake"
     )
@@ -59,7 +60,7 @@ def _run(fn: collections.abc.Callable[[], R], connected: list[bool]) -> collecti
     # the caller's context re-homed onto the thread and an exception context to each call, a
     # tenth of a crowd's event-loop time for nothing a handshake read needs (it reads no
     # context variable, and each thread's Django connections are its own).
-    return asyncio.get_running_loop().run_in_executor(_executor(), _own_connections, reading)
+    return asyncio.get_running_loop().run_in_executor(executor(), own_connections, reading)
 
 
 def _read(fn: collections.abc.Callable[[], R], connected: list[bool]) -> R:
@@ -70,11 +71,16 @@ def _read(fn: collections.abc.Callable[[], R], connected: list[bool]) -> R:
         connected[0] = True
         return fn()
     finally:
-        # Set by the thread: a crowd can keep the event loop too busy to hear of it for seconds.
-        _last_done[0] = time.monotonic()
+        progressed()
 
 
-def _own_connections(fn: collections.abc.Callable[[], R]) -> R:
+def progressed() -> None:
+    """A handshake read ended, however: progress for every read that waits (`bounded`). Set by
+    the thread: a crowd can keep the event loop too busy to hear of it for seconds."""
+    _last_done[0] = time.monotonic()
+
+
+def own_connections(fn: collections.abc.Callable[[], R]) -> R:
     """``fn()`` between two ``close_old_connections()``: what ``database_sync_to_async`` does,
     by a name that test harnesses do not patch. With the pool that returns the connection
     (and the next call's checkout checks it); without it, CONN_MAX_AGE decides, and a kept
@@ -90,14 +96,22 @@ def _own_connections(fn: collections.abc.Callable[[], R]) -> R:
 _last_done = [0.0]
 
 
+# Starts a read on the handshake threads: it sets ``connected[0]`` once it has its connection.
+Start = collections.abc.Callable[[list[bool]], collections.abc.Awaitable[R]]
+
+
 async def bounded(fn: collections.abc.Callable[[], R], timeout: float) -> R:
     """``fn()`` on the handshake threads; TimeoutError once it has no connection and no
-    handshake read has finished for ``timeout`` seconds (a queue that moves is waited for).
+    handshake read has finished for ``timeout`` seconds (a queue that moves is waited for)."""
+    return await _bounded(functools.partial(_run, fn), timeout)
 
-    Watched by one timer that moves on while reads finish, rather than by ``asyncio.wait``
-    (a set, a waiter future and callbacks per call: a crowd's handshakes pay it each)."""
+
+async def _bounded(start: Start[R], timeout: float) -> R:
+    """The read ``start`` begins, bounded as `bounded` says. Watched by one timer that moves on
+    while reads finish, rather than by ``asyncio.wait`` (a set, a waiter future and callbacks
+    per call: a crowd's handshakes pay it each)."""
     connected = [False]
-    read = asyncio.ensure_future(_run(fn, connected))
+    read = asyncio.ensure_future(start(connected))
     loop = asyncio.get_running_loop()
     since = time.monotonic()
     expired = False
@@ -130,8 +144,13 @@ async def bounded(fn: collections.abc.Callable[[], R], timeout: float) -> R:
 async def read(fn: collections.abc.Callable[[], R], what: str) -> R:
     """`bounded` by REALTIME_HANDSHAKE_DATABASE_TIMEOUT, a timeout raised as a database error
     (the socket closes with 4503, never 4401), before daphne's default 5 s drops the handshake."""
+    return await started(functools.partial(_run, fn), what)
+
+
+async def started(start: Start[R], what: str) -> R:
+    """`read`, of a read that ``start`` begins (``listener.sockets.access_batches``)."""
     timeout = conf.handshake_database_timeout()
     try:
-        return await bounded(fn, timeout)
+        return await _bounded(start, timeout)
     except TimeoutError as exc:
         raise db.OperationalError("no database answer to the %s within %.1f s" % (what, timeout)) from exc

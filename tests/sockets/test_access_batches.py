@@ -1,0 +1,117 @@
+"""Sockets whose access checks wait together are read in one transaction, and stay each other's
+strangers: one whose check fails the transaction closes with 4503, and the ones after it in the
+batch are read again and open.
+
+One handshake thread, held by a first socket's check until the others have queued behind it,
+so that they form one batch (``listener.sockets.access_batches``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+
+from chat import consumers, models
+from listener.sockets import access_batches
+from tests.conftest import HOST, ORIGIN, close_code, connect, frames, make_user, session_cookie, sync
+from tests.sockets.test_handshake_reads import _recorded
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+QUEUED = 5
+
+
+def _batched(monkeypatch: pytest.MonkeyPatch, gate: User, failing: User | None) -> threading.Event:
+    """Hold ``gate``'s check until QUEUED checks wait behind it; ``failing``'s check hits a
+    database error. The event is set once ``gate``'s check runs."""
+    entered = threading.Event()
+    check = consumers.RoomConsumer.authorize
+
+    def authorize(self: Any) -> Any:
+        if self.user_id == gate.pk:
+            entered.set()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and len(access_batches._queue) < QUEUED:
+                time.sleep(0.01)
+        if failing is not None and self.user_id == failing.pk:
+            with connection.cursor() as cur:
+                cur.execute("SELECT 1 / 0")  # aborts the transaction it runs in
+        return check(self)
+
+    monkeypatch.setattr(consumers.RoomConsumer, "authorize", authorize)
+    return entered
+
+
+async def _prepared(
+    people: dict[str, User], room: models.ChatRoom
+) -> tuple[list[User], str, list[Any], list[list[Any]]]:
+    """QUEUED members more, the room's path with its listener started, the handshake headers of
+    the gate (the member) and of the crowd."""
+    crowd = [await sync(make_user)("crowd%d" % i) for i in range(QUEUED)]
+    await sync(room.member_set.add)(*crowd)
+    path = "/ws/room/%d" % room.id
+    warm, _, _ = await connect(path, people["owner"])  # starts the listener
+    await warm.disconnect()
+    gate, *headers = await _cookies([people["member"], *crowd])
+    return crowd, path, gate, headers
+
+
+async def _cookies(users: list[User]) -> list[list[Any]]:
+    """Each user's handshake headers, their session made now rather than while a test counts."""
+    return [[ORIGIN, HOST, (b"cookie", await sync(session_cookie)(user))] for user in users]
+
+
+async def _gated(path: str, entered: threading.Event, gate: list[Any], crowd: list[list[Any]]) -> list[Any]:
+    """Open the ``gate`` socket, then the crowd's while its check holds the thread: every socket."""
+    held = asyncio.ensure_future(connect(path, headers=gate))
+    assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+    opened = await asyncio.gather(*(connect(path, headers=headers) for headers in crowd))
+    return [await held, *opened]
+
+
+async def test_checks_that_wait_together_share_one_connection_and_snapshot(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, people: dict[str, User], room: models.ChatRoom
+) -> None:
+    settings.REALTIME_HANDSHAKE_THREADS = 1
+    _, path, gate, headers = await _prepared(people, room)
+    entered = _batched(monkeypatch, people["member"], None)
+    with _recorded() as (sent, checkouts):
+        sockets = await _gated(path, entered, gate, headers)
+    assert all(connected for _, connected, _ in sockets)
+    snapshots = [sql for sql, _, _ in sent if "pg_current_snapshot" in sql]
+    # The held one alone, then the five that queued behind it: two trips, not six.
+    assert (len(snapshots), len(checkouts)) == (2, 2), sent
+    for socket, _, _ in sockets:
+        await socket.disconnect()
+
+
+async def test_a_failed_check_closes_its_socket_and_the_rest_of_its_batch_open(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, people: dict[str, User], room: models.ChatRoom
+) -> None:
+    settings.REALTIME_HANDSHAKE_THREADS = 1
+    crowd, path, gate, headers = await _prepared(people, room)
+    failing = crowd[1]
+    entered = _batched(monkeypatch, people["member"], failing)
+    (gate_socket, gate_connected, _), *opened = await _gated(path, entered, gate, headers)
+    assert gate_connected
+
+    by_user = dict(zip((user.pk for user in crowd), opened, strict=True))
+    failed_socket, failed_connected, _ = by_user.pop(failing.pk)
+    # Accepted, then closed: "database unavailable, retry", not a logout.
+    assert failed_connected
+    assert await close_code(failed_socket) == 4503
+    # Read after the failure in the same batch, in a new transaction: they open.
+    assert all(connected for _, connected, _ in by_user.values())
+
+    await sync(models.ChatMessage.objects.create)(room=room, sender=people["owner"], message="to all")
+    for socket, _, _ in [*by_user.values(), (gate_socket, True, None)]:
+        (frame,) = await frames(socket, 1)
+        assert frame["kwargs"]["message"] == "to all"
+        assert await socket.receive_nothing(timeout=0.2)
+        await socket.disconnect()
