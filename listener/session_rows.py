@@ -16,17 +16,17 @@ from django.db import connections, router
 
 from listener import statements
 
-_built: dict[type[Any], tuple[str, str]] = {}
+_built: dict[type[Any], tuple[str, str, str]] = {}
 
 
-def _statements(model: type[Any]) -> tuple[str, str]:
+def _statements(model: type[Any]) -> tuple[str, str, str]:
     found = _built.get(model)
     if found is None:
         found = _built[model] = _build(model)
     return found
 
 
-def _build(model: type[Any]) -> tuple[str, str]:
+def _build(model: type[Any]) -> tuple[str, str, str]:
     meta = model._meta
     quote = connections[router.db_for_read(model)].ops.quote_name
     table = quote(meta.db_table)
@@ -35,7 +35,15 @@ def _build(model: type[Any]) -> tuple[str, str]:
     expires = quote(meta.get_field("expire_date").column)
     load = "SELECT %s, %s FROM %s WHERE %s = %%s AND %s > %%s" % (data, expires, table, key, expires)
     expiry = "SELECT %s FROM %s WHERE %s = %%s" % (expires, table, key)
-    return load, expiry
+    many = "SELECT %s, %s, %s FROM %s WHERE %s = ANY(%%s) AND %s > %%s" % (
+        key,
+        data,
+        expires,
+        table,
+        key,
+        expires,
+    )
+    return load, expiry, many
 
 
 def live(model: type[Any], session_key: str, now: datetime.datetime) -> Any | None:
@@ -46,6 +54,15 @@ def live(model: type[Any], session_key: str, now: datetime.datetime) -> Any | No
     if row is None:
         return None
     return model(session_key=session_key, session_data=row[0], expire_date=row[1])
+
+
+def live_many(model: type[Any], session_keys: list[str], now: datetime.datetime) -> dict[str, Any]:
+    """The unexpired rows of ``session_keys`` as ``model`` instances, by key (a key without one
+    is left out): the sessions of a batch of handshakes, in one statement."""
+    with statements.cursor(connections[router.db_for_read(model)]) as cur:
+        cur.execute(_statements(model)[2], [session_keys, now])
+        rows = cur.fetchall()
+    return {key: model(session_key=key, session_data=data, expire_date=end) for key, data, end in rows}
 
 
 def expiry(model: type[Any], session_key: str) -> datetime.datetime | None:

@@ -37,11 +37,21 @@ class SessionStore(db_sessions.SessionStore):
         if self.session_key is None:
             return None
         found = session_rows.live(self.model, self.session_key, timezone.now())
+        self._found(found)
+        return found
+
+    def loaded_from(self, found: Any, data: dict[str, Any]) -> None:
+        """Loaded as if by a read that found ``found`` (this key's unexpired row, or None), whose
+        data decodes to ``data``: a batch of handshakes reads their sessions in one statement
+        (``lazy_user.read_together``)."""
+        self._found(found)
+        self._session_cache = data
+
+    def _found(self, found: Any) -> None:
         self.row_read = True
         self.row_expiry = None if found is None else found.expire_date
         if found is None:
             self._session_key = None
-        return found
 
     def cycle_key(self) -> None:
         self._cycling = True

@@ -6,8 +6,9 @@ level and takes the snapshot, a commit, the connection tidied back. In the drive
 Django each of those costs about as much as the socket's own reads, and the event loop waits
 on all of it for the global interpreter lock. Checks that arrive while others are read wait
 in a queue; a handshake thread takes every one waiting (at most `BATCH`) and reads them in one
-REPEATABLE READ transaction: one checkout, one snapshot, one commit, then each socket's own
-reads in turn. A socket that arrives alone is read alone, as before.
+REPEATABLE READ transaction: one checkout, one snapshot, one commit, the sockets' sessions in
+one statement and their users in another (``lazy_user.read_together``), then each socket's own
+access check in turn. A socket that arrives alone is read alone, as before.
 
 Sharing a snapshot is sound: each socket joined its groups before it queued, so every event
 the snapshot does not see reaches it live, and the access it read is the access at that
@@ -31,7 +32,7 @@ from django.db import transaction
 
 from listener import conf
 from listener.log import cursors, history
-from listener.sockets import handshake_threads
+from listener.sockets import handshake_threads, lazy_user
 
 # The most checks one transaction reads: enough to take in a crowd's queue, few enough that
 # the first of them waits for the rest (a few ms) far less than it waited in the queue.
@@ -46,6 +47,8 @@ class _Check:
     """One socket's access check, queued; ``outcome`` is set on the thread, once read."""
 
     authorize: Authorize
+    # The socket, whose session and user a batch may read with others' (``lazy_user``).
+    socket: Any
     future: asyncio.Future[Outcome]
     connected: list[bool]
     outcome: Outcome | BaseException | None = None
@@ -57,18 +60,18 @@ _lock = threading.Lock()
 _readers = [0]
 
 
-async def resume_point(authorize: Authorize) -> Outcome:
-    """``history.resume_point(authorize)``, read with the other checks that wait (`BATCH`),
-    bounded as every handshake read is (``handshake_threads.read``)."""
+async def resume_point(socket: Any, authorize: Authorize) -> Outcome:
+    """``history.resume_point(authorize)`` for ``socket``, read with the other checks that wait
+    (`BATCH`), bounded as every handshake read is (``handshake_threads.read``)."""
     if conf.handshake_threads() == 0:
         alone = functools.partial(history.resume_point, authorize)
         return await handshake_threads.read(alone, "access check")
-    return await handshake_threads.started(functools.partial(_queued, authorize), "access check")
+    return await handshake_threads.started(functools.partial(_queued, socket, authorize), "access check")
 
 
-def _queued(authorize: Authorize, connected: list[bool]) -> asyncio.Future[Outcome]:
+def _queued(socket: Any, authorize: Authorize, connected: list[bool]) -> asyncio.Future[Outcome]:
     """Queue a check; a thread starts reading the queue unless enough already do."""
-    check = _Check(authorize, asyncio.get_running_loop().create_future(), connected)
+    check = _Check(authorize, socket, asyncio.get_running_loop().create_future(), connected)
     with _lock:
         _queue.append(check)
         start = _readers[0] < conf.handshake_threads()
@@ -116,6 +119,7 @@ def _transaction(checks: list[_Check]) -> list[_Check]:
     try:
         with transaction.atomic():
             until, pruned_below = history.snapshot()
+            lazy_user.read_together([check.socket for check in checks if not check.future.cancelled()])
             for n, check in enumerate(checks):
                 if check.future.cancelled():
                     continue  # its socket went away while it waited

@@ -130,7 +130,7 @@ async def access(socket: Any) -> tuple[decisions.Close | None, cursors.Snapshot,
     outbox for its user, with the events that arrived meanwhile."""
     unread = socket.user_id is None
     authorize = lazy_user.reading(socket, socket.expiry.reading(socket.authorize))
-    refusal, until, pruned_below = await resume_point(authorize)
+    refusal, until, pruned_below = await resume_point(socket, authorize)
     if unread and refusal is None:
         refusal = user_found(socket)
     if refusal is None:
@@ -160,11 +160,12 @@ def user_found(socket: Any) -> decisions.Close | None:
 
 
 async def resume_point(
-    authorize: collections.abc.Callable[[], history.Refusal],
+    socket: Any, authorize: collections.abc.Callable[[], history.Refusal]
 ) -> tuple[history.Refusal, cursors.Snapshot, int]:
     """``history.resume_point`` on the handshake's own threads, read in one transaction with
     the other sockets' that wait (``access_batches``); given up (a database error: 4503) while
     it has no connection and no handshake read has finished for
     REALTIME_HANDSHAKE_DATABASE_TIMEOUT, as with Postgres away."""
-    found: tuple[history.Refusal, cursors.Snapshot, int] = await access_batches.resume_point(authorize)
+    found: tuple[history.Refusal, cursors.Snapshot, int]
+    found = await access_batches.resume_point(socket, authorize)
     return found

@@ -12,11 +12,15 @@ or still to come on the topic: none is missed, none arrives twice.
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 from typing import Any
 
+from django.conf import settings
+from django.contrib import auth
 from django.utils import timezone
 
-from listener.sockets import decisions, socket_auth
+from listener import session_rows
+from listener.sockets import decisions, socket_auth, user_rows
 
 Authorize = collections.abc.Callable[[], decisions.Close | None]
 
@@ -30,9 +34,13 @@ def reading(socket: Any, authorize: Authorize) -> Authorize:
 
     def read_then_authorize() -> decisions.Close | None:
         session = socket.scope["session"]
+        together: ReadTogether | None = pending.together
+        pending.together = None
         # Our session store says whether it read the row now, in this snapshot.
-        unloaded = getattr(session, "row_read", None) is False
-        user = socket_auth.read_user(socket.scope)
+        unloaded = together is not None or getattr(session, "row_read", None) is False
+        if together is not None:
+            session.loaded_from(together.row, together.data)
+        user = socket_auth.read_user(socket.scope, None if together is None else together.users)
         pending.user = socket.scope["user"] = user
         if not user.is_authenticated:
             return decisions.Close(decisions.Code.NOT_LOGGED_IN, "log in first")
@@ -42,3 +50,53 @@ def reading(socket: Any, authorize: Authorize) -> Authorize:
         return authorize()
 
     return read_then_authorize
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadTogether:
+    """A socket's session row (None: no unexpired one) and its decoded data, and the users of
+    its batch (by ``user_rows.get_many``), read in the snapshot its check is about to run in."""
+
+    row: Any
+    data: dict[str, Any]
+    users: dict[Any, Any] | None
+
+
+def read_together(sockets: list[Any]) -> None:
+    """The session rows of the ``sockets`` whose user is unread, in one statement, then their
+    users in another, for each socket's own check (`reading`) to take instead of statements of
+    its own: a batch of handshakes in one transaction (``access_batches``). Read again in each
+    transaction of the batch, so a check always finds what its own snapshot holds. Where the
+    session store is ``listener.sessions``'s and the users are read as ``ModelBackend`` does;
+    other sockets read their own."""
+    by_model: dict[type[Any], list[tuple[Any, socket_auth.PendingUser]]] = {}
+    for socket in sockets:
+        pending: socket_auth.PendingUser | None = socket.scope.get(socket_auth.PENDING_USER)
+        session = socket.scope.get("session")
+        # Our session store loads from a row read elsewhere; one already loaded is left as is.
+        if pending is None or pending.user is not None or not hasattr(session, "loaded_from"):
+            continue
+        pending.together = None
+        if session.session_key and not hasattr(session, "_session_cache"):
+            by_model.setdefault(session.model, []).append((session, pending))
+    for model, waiting in by_model.items():
+        if len(waiting) > 1:
+            _read_sessions(model, waiting)
+
+
+def _read_sessions(model: type[Any], waiting: list[tuple[Any, socket_auth.PendingUser]]) -> None:
+    rows = session_rows.live_many(model, [session.session_key for session, _ in waiting], timezone.now())
+    read: list[tuple[socket_auth.PendingUser, Any, dict[str, Any], Any]] = []
+    ids: dict[Any, list[Any]] = {}
+    for session, pending in waiting:
+        row = rows.get(session.session_key)
+        data = {} if row is None else session.decode(row.session_data)
+        backend = data.get(auth.BACKEND_SESSION_KEY)
+        if auth.SESSION_KEY not in data or backend not in settings.AUTHENTICATION_BACKENDS:
+            backend = None
+        else:
+            ids.setdefault(backend, []).append(data[auth.SESSION_KEY])
+        read.append((pending, row, data, backend))
+    users = {path: user_rows.get_many(auth.load_backend(path), found) for path, found in ids.items()}
+    for pending, row, data, backend in read:
+        pending.together = ReadTogether(row, data, users.get(backend))

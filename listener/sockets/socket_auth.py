@@ -69,12 +69,14 @@ class PendingUser:
     it itself took it (`take`). Lets go of the scope once read or taken: the scope holds it for
     as long as the socket stays open, and a cycle through it would wait for the collector."""
 
-    __slots__ = ("raw_receive", "scope", "user")
+    __slots__ = ("raw_receive", "scope", "together", "user")
 
     def __init__(self, scope: Scope, receive: Any) -> None:
         self.scope: Scope | None = scope
         self.raw_receive = receive
         self.user: Any = None
+        # Its session and user as a batch of handshakes read them (``lazy_user.read_together``).
+        self.together: Any = None
 
     def take(self) -> Any:
         """The server's own ``receive``: the caller reads the user itself (`read_user`)."""
@@ -99,8 +101,9 @@ async def _user(scope: Scope) -> Any:
     return await handshake_threads.read(functools.partial(read_user, scope), "session lookup")
 
 
-def read_user(scope: Scope) -> Any:
-    """``channels.auth.get_user``, step for step, with the user read by ``user_rows``."""
+def read_user(scope: Scope, users: dict[Any, Any] | None = None) -> Any:
+    """``channels.auth.get_user``, step for step, with the user read by ``user_rows`` (or found
+    in ``users``, read with a batch of handshakes' by ``user_rows.get_many``)."""
     # Imported here: they import Django's auth models, and `listener` imports before the app
     # registry is ready.
     from django.contrib import auth
@@ -116,7 +119,7 @@ def read_user(scope: Scope) -> Any:
         pass
     else:
         if backend_path in settings.AUTHENTICATION_BACKENDS:
-            user = user_rows.get(auth.load_backend(backend_path), user_id)
+            user = user_rows.get(auth.load_backend(backend_path), user_id, users)
             if hasattr(user, "get_session_auth_hash"):
                 session_hash = session.get(auth.HASH_SESSION_KEY)
                 verified = session_hash and crypto.constant_time_compare(

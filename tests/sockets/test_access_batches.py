@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 from django.db import connection
 
 from chat import consumers, models
@@ -87,6 +88,13 @@ async def test_checks_that_wait_together_share_one_connection_and_snapshot(
     snapshots = [sql for sql, _, _ in sent if "pg_current_snapshot" in sql]
     # The held one alone, then the five that queued behind it: two trips, not six.
     assert (len(snapshots), len(checkouts)) == (2, 2), sent
+    # The held one: snapshot, session, user, access. The five: one snapshot, their sessions in
+    # one statement, their users in another, then each one's access. (A new connection's
+    # settings aside: tests are not pooled.)
+    reads = [sql for sql, _, _ in sent if not sql.startswith("SELECT set_config(")]
+    sessions = [sql for sql in reads if Session._meta.db_table in sql]
+    users = [sql for sql in reads if User._meta.db_table in sql and "chat_" not in sql]
+    assert (len(sessions), len(users), len(reads)) == (2, 2, 4 + 3 + QUEUED), reads
     for socket, _, _ in sockets:
         await socket.disconnect()
 
@@ -114,4 +122,34 @@ async def test_a_failed_check_closes_its_socket_and_the_rest_of_its_batch_open(
         (frame,) = await frames(socket, 1)
         assert frame["kwargs"]["message"] == "to all"
         assert await socket.receive_nothing(timeout=0.2)
+        await socket.disconnect()
+
+
+async def test_each_socket_of_a_batch_is_its_own_users(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, people: dict[str, User], room: models.ChatRoom
+) -> None:
+    """Sessions and users read together: a logged-out session and a deactivated user are
+    refused, and the others are each their own user (a later deactivation closes only its own)."""
+    settings.REALTIME_HANDSHAKE_THREADS = 1
+    crowd, path, gate, headers = await _prepared(people, room)
+    entered = _batched(monkeypatch, people["member"], None)
+    kept, logged_out, deactivated, inactive, last = crowd
+
+    def before_connecting() -> None:
+        key = headers[1][2][1].decode().split("=", 1)[1]
+        Session.objects.filter(session_key=key).delete()
+        User.objects.filter(pk=inactive.pk).update(is_active=False)
+
+    await sync(before_connecting)()
+    gate_socket, *opened = await _gated(path, entered, gate, headers)
+    sockets = dict(zip((user.pk for user in crowd), opened, strict=True))
+    assert await close_code(sockets[logged_out.pk][0]) == 4401
+    assert await close_code(sockets[inactive.pk][0]) == 4401
+    await sync(User.objects.filter(pk=deactivated.pk).update)(is_active=False)
+    assert await close_code(sockets[deactivated.pk][0]) == 4401
+    await sync(models.ChatMessage.objects.create)(room=room, sender=people["owner"], message="still here")
+    for socket, connected, _ in (gate_socket, sockets[kept.pk], sockets[last.pk]):
+        assert connected
+        (frame,) = await frames(socket, 1)
+        assert frame["kwargs"]["message"] == "still here"
         await socket.disconnect()
