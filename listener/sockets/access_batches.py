@@ -133,7 +133,7 @@ def _transaction(checks: list[_Check]) -> list[_Check]:
                     break
                 except Exception as exc:  # the consumer raises it, as read alone
                     check.outcome = exc
-    except Exception as exc:  # no snapshot, or no commit: each check hears of it
+    except Exception as exc:  # no snapshot, no sessions and users, or no commit: each check hears of it
         for check in checks:
             if check.outcome is None:
                 check.outcome = exc
