@@ -5,7 +5,8 @@ A handshake's reads there are short (two statements, then one transaction), but 
 hands the GIL back to an event loop that a crowd of handshakes keeps busy, and the thread waits
 up to the interpreter's switch interval (5 ms) to get it again: with one thread those waits add
 up, one handshake after another, and a deploy's reconnect storm queues behind them. With a few
-threads the waits overlap. Each call is self-contained, as Django's connection-per-thread rule
+threads the waits overlap (and ``access_batches`` reads the access checks that wait for them
+a batch per transaction). Each call is self-contained, as Django's connection-per-thread rule
 wants: it takes a connection at its first query and gives it back when it returns (to the
 pool; without one, only a CONN_MAX_AGE above 0 keeps it, with its thread), so no transaction
 outlives a call and no connection crosses threads. Other database work (re-checks,
