@@ -13,7 +13,7 @@ from typing import Any
 from listener import conf, exceptions
 from listener.capture import topics
 from listener.layer import channel_layer, process
-from listener.log import cursors, history
+from listener.log import cursors
 from listener.sockets import access_batches, decisions, fragments, lazy_user, origin, socket_auth, wire
 
 Scope = collections.abc.Mapping[str, Any]
@@ -125,12 +125,15 @@ def join(member: channel_layer.DirectMember, scope: Scope, topic: str, user_id: 
 
 
 async def access(socket: Any) -> tuple[decisions.Close | None, cursors.Snapshot, int]:
-    """The socket's access and resume point (`resume_point`), its user read with them when it
+    """The socket's access and resume point (``history.resume_point``), its user read with them when it
     has none yet (``lazy_user``: then that user's login, cap and topic, `user_found`); and the
     outbox for its user, with the events that arrived meanwhile."""
     unread = socket.user_id is None
     authorize = lazy_user.reading(socket, socket.expiry.reading(socket.authorize))
-    refusal, until, pruned_below = await resume_point(socket, authorize)
+    # On the handshake threads, in one transaction with the other sockets' checks that wait;
+    # a database error (4503) once it has no connection and no handshake read moves for
+    # REALTIME_HANDSHAKE_DATABASE_TIMEOUT, as with Postgres away.
+    refusal, until, pruned_below = await access_batches.resume_point(socket, authorize)
     if unread and refusal is None:
         refusal = user_found(socket)
     if refusal is None:
@@ -157,15 +160,3 @@ def user_found(socket: Any) -> decisions.Close | None:
         return decisions.Close(decisions.Code.TOO_MANY_SOCKETS, "too many open sockets")
     target.join(topics.USER.name(socket.user_id), socket.channel_name)
     return None
-
-
-async def resume_point(
-    socket: Any, authorize: collections.abc.Callable[[], history.Refusal]
-) -> tuple[history.Refusal, cursors.Snapshot, int]:
-    """``history.resume_point`` on the handshake's own threads, read in one transaction with
-    the other sockets' that wait (``access_batches``); given up (a database error: 4503) while
-    it has no connection and no handshake read has finished for
-    REALTIME_HANDSHAKE_DATABASE_TIMEOUT, as with Postgres away."""
-    found: tuple[history.Refusal, cursors.Snapshot, int]
-    found = await access_batches.resume_point(socket, authorize)
-    return found
