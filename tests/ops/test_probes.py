@@ -80,8 +80,10 @@ def _slow_listener_dsn(blackhole: socket.socket) -> str:
 def test_a_fresh_process_first_health_probe_sees_the_listener_connected(
     transactional_db: None, command: list[str]
 ) -> None:
-    port = servers.free_port()
     with socket.create_server(("127.0.0.1", 0)) as blackhole:
+        # The server's port is chosen while the black hole holds its own: chosen before, the
+        # black hole could be given the same port, and the probe would wait on it for ever.
+        port = servers.free_port()
         env = {"REALTIME_LISTENER_DATABASE_URL": _slow_listener_dsn(blackhole)}
         server = servers.Server(servers.spawn(port, env, command=command), port)
         try:
