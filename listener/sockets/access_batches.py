@@ -13,8 +13,10 @@ access check in turn. A socket that arrives alone is read alone, as before.
 Sharing a snapshot is sound: each socket joined its groups before it queued, so every event
 the snapshot does not see reaches it live, and the access it read is the access at that
 snapshot, as for a socket read alone. A database error in one socket's check fails that socket
-(4503: its page retries) and ends the transaction, so the sockets after it are read again in a
-new one; any other error fails only its own socket.
+(4503: its page retries) and aborts the transaction, rolling back what the checks before it
+wrote; every other socket is read again in a new one, so what a check wrote is never lost to
+another socket's error (it may be written twice). Any other error fails only its own socket.
+Each round drops the socket that failed it, so a batch ends after at most `BATCH` rounds.
 """
 
 from __future__ import annotations
@@ -126,9 +128,12 @@ def _transaction(checks: list[_Check]) -> list[_Check]:
                 try:
                     check.outcome = (check.authorize(), until, pruned_below)
                 except db.DatabaseError as exc:
-                    # The transaction is aborted: the rest are read in a new one.
+                    # The transaction is aborted and rolls back what the checks before this one
+                    # wrote: every other check is read again in a new one, as a retry would.
                     check.outcome = exc
-                    again = checks[n + 1 :]
+                    again = [*checks[:n], *checks[n + 1 :]]
+                    for earlier in checks[:n]:
+                        earlier.outcome = None
                     transaction.set_rollback(True)
                     break
                 except Exception as exc:  # the consumer raises it, as read alone

@@ -60,7 +60,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     def authorize(self) -> Close | None:
         """Check access in the current transaction; keep what `decide` needs on ``self``, and
         in ``access_since`` the grant's xid8 (a cursor that does not see it must resync).
-        Read only: sockets that connect together share the transaction (``access_batches``)."""
+        Prefer reads: sockets that connect together share the transaction, and a database error
+        in another's check runs this one again in a new one (``access_batches``)."""
         raise NotImplementedError
 
     def decide(self, event: events.LogEvent) -> Decision:

@@ -28,11 +28,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 QUEUED = 5
 
 
-def _batched(monkeypatch: pytest.MonkeyPatch, gate: User, failing: User | None) -> threading.Event:
-    """Hold ``gate``'s check until QUEUED checks wait behind it; ``failing``'s check hits a
-    database error. The event is set once ``gate``'s check runs."""
+def _batched(
+    monkeypatch: pytest.MonkeyPatch, gate: User, fail_third: bool = False
+) -> tuple[threading.Event, list[int]]:
+    """Hold ``gate``'s check until QUEUED checks wait behind it. With ``fail_third``, each check
+    writes (its user's first name) and the third check after the gate's hits a database error,
+    once: the list names that check's user. The event is set once ``gate``'s check runs."""
     entered = threading.Event()
     check = consumers.RoomConsumer.authorize
+    runs: list[int] = []
+    failed: list[int] = []
 
     def authorize(self: Any) -> Any:
         if self.user_id == gate.pk:
@@ -40,13 +45,17 @@ def _batched(monkeypatch: pytest.MonkeyPatch, gate: User, failing: User | None) 
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and len(access_batches._queue) < QUEUED:
                 time.sleep(0.01)
-        if failing is not None and self.user_id == failing.pk:
-            with connection.cursor() as cur:
-                cur.execute("SELECT 1 / 0")  # aborts the transaction it runs in
+        elif fail_third:
+            User.objects.filter(pk=self.user_id).update(first_name="checked")
+            runs.append(self.user_id)
+            if len(runs) == 3:
+                failed.append(self.user_id)
+                with connection.cursor() as cur:
+                    cur.execute("SELECT 1 / 0")  # aborts the transaction it runs in
         return check(self)
 
     monkeypatch.setattr(consumers.RoomConsumer, "authorize", authorize)
-    return entered
+    return entered, failed
 
 
 async def _prepared(
@@ -81,7 +90,7 @@ async def test_checks_that_wait_together_share_one_connection_and_snapshot(
 ) -> None:
     settings.REALTIME_HANDSHAKE_THREADS = 1
     _, path, gate, headers = await _prepared(people, room)
-    entered = _batched(monkeypatch, people["member"], None)
+    entered, _ = _batched(monkeypatch, people["member"])
     with _recorded() as (sent, checkouts):
         sockets = await _gated(path, entered, gate, headers)
     assert all(connected for _, connected, _ in sockets)
@@ -99,23 +108,29 @@ async def test_checks_that_wait_together_share_one_connection_and_snapshot(
         await socket.disconnect()
 
 
-async def test_a_failed_check_closes_its_socket_and_the_rest_of_its_batch_open(
+async def test_a_failed_check_closes_its_socket_and_the_rest_of_its_batch_open_with_their_writes(
     settings: Any, monkeypatch: pytest.MonkeyPatch, people: dict[str, User], room: models.ChatRoom
 ) -> None:
+    """The third check of a batch fails its transaction: its socket closes 4503 and its write is
+    gone; the others, before it and after it, open, and what their checks wrote is committed."""
     settings.REALTIME_HANDSHAKE_THREADS = 1
     crowd, path, gate, headers = await _prepared(people, room)
-    failing = crowd[1]
-    entered = _batched(monkeypatch, people["member"], failing)
+    entered, failed = _batched(monkeypatch, people["member"], fail_third=True)
     (gate_socket, gate_connected, _), *opened = await _gated(path, entered, gate, headers)
     assert gate_connected
 
     by_user = dict(zip((user.pk for user in crowd), opened, strict=True))
-    failed_socket, failed_connected, _ = by_user.pop(failing.pk)
+    (failing,) = failed
+    failed_socket, failed_connected, _ = by_user.pop(failing)
     # Accepted, then closed: "database unavailable, retry", not a logout.
     assert failed_connected
     assert await close_code(failed_socket) == 4503
-    # Read after the failure in the same batch, in a new transaction: they open.
+    # Read again after the failure, in a new transaction: they open.
     assert all(connected for _, connected, _ in by_user.values())
+    names = await sync(
+        lambda: dict(User.objects.filter(pk__in=[u.pk for u in crowd]).values_list("pk", "first_name"))
+    )()
+    assert names == {pk: ("" if pk == failing else "checked") for pk in names}
 
     await sync(models.ChatMessage.objects.create)(room=room, sender=people["owner"], message="to all")
     for socket, _, _ in [*by_user.values(), (gate_socket, True, None)]:
@@ -132,7 +147,7 @@ async def test_each_socket_of_a_batch_is_its_own_users(
     refused, and the others are each their own user (a later deactivation closes only its own)."""
     settings.REALTIME_HANDSHAKE_THREADS = 1
     crowd, path, gate, headers = await _prepared(people, room)
-    entered = _batched(monkeypatch, people["member"], None)
+    entered, _ = _batched(monkeypatch, people["member"])
     kept, logged_out, deactivated, inactive, last = crowd
 
     def before_connecting() -> None:
