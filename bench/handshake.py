@@ -5,7 +5,8 @@
 only: one server process per design (daphne or uvicorn, default settings, listening with the
 backlog `make run` and `make serve` pass, or each of ``--backlogs`` in turn), Postgres, Redis for
 the baseline, clients in separate processes. ``bare`` (bench/bare_asgi.py) only accepts: the
-server's own ceiling.
+server's own ceiling. ``eager`` (bench/eager_asgi.py) is ours with ``SocketAuth``'s default, the
+user read before the access check, where the project reads it with the access (``lazy_user``).
 
 Per design it prints: ms per handshake opened one after another (client-observed, median), then
 for each crowd opened at once (every member a different user, one room): how many opened,

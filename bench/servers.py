@@ -24,6 +24,7 @@ APPS = {
     "ours_gc": "project.asgi:application",
     "baseline": "bench.baseline.asgi:application",
     "bare": "bench.bare_asgi:application",
+    "eager": "bench.eager_asgi:application",
 }
 SETTINGS = {
     "ours": "project.settings",
@@ -31,6 +32,7 @@ SETTINGS = {
     "ours_gc": "bench.gc_settings",
     "baseline": "bench.baseline.settings",
     "bare": "project.settings",
+    "eager": "project.settings",
 }
 
 
