@@ -7,11 +7,15 @@ keeps the default gets in a reconnect storm. ``python -m bench.handshake --desig
 
 from __future__ import annotations
 
-from channels.routing import ProtocolTypeRouter, URLRouter
+from project import asgi
 
-import listener
-from chat import routing
-from project.asgi import django_asgi_app
+# project.asgi has set Django up: the consumers and their models can be imported now.
+django_asgi_app = asgi.django_asgi_app
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+import listener  # noqa: E402
+from chat import routing  # noqa: E402
 
 application = listener.with_listener(
     ProtocolTypeRouter(
