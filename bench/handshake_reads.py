@@ -42,13 +42,13 @@ def _handshake(store: Any, room_id: int, key: str) -> tuple[float, float]:
 
     from chat.consumers import RoomConsumer
     from listener.log import history
-    from listener.sockets import socket_auth
+    from listener.sockets import session_user
 
     started = time.thread_time()
     db.close_old_connections()
     scope: dict[str, Any] = {"type": "websocket", "session": store(key)}
     scope["url_route"] = {"kwargs": {"room_id": str(room_id)}}
-    user = socket_auth.read_user(scope)
+    user = session_user.read_user(scope)
     db.close_old_connections()
     between = time.thread_time()
     db.close_old_connections()

@@ -8,7 +8,9 @@ on all of it for the global interpreter lock. Checks that arrive while others ar
 in a queue; a handshake thread takes every one waiting (at most `BATCH`) and reads them in one
 REPEATABLE READ transaction: one checkout, one snapshot, one commit, the sockets' sessions in
 one statement and their users in another (``lazy_user.read_together``), then each socket's own
-access check in turn. A socket that arrives alone is read alone, as before.
+access check in turn. A socket that arrives alone is read alone, as before. The user reads of
+sockets whose user is read before their check (`SocketAuth`'s default; `user`) queue here too,
+and a batch reads their sessions and users in the same two statements.
 
 Sharing a snapshot is sound: each socket joined its groups before it queued, so every event
 the snapshot does not see reaches it live, and the access it read is the access at that
@@ -34,14 +36,15 @@ from django.db import transaction
 
 from listener import conf
 from listener.log import cursors, history
-from listener.sockets import handshake_threads, lazy_user
+from listener.sockets import handshake_threads, lazy_user, session_user
 
 # The most checks one transaction reads: enough to take in a crowd's queue, few enough that
 # the first of them waits for the rest (a few ms) far less than it waited in the queue.
 BATCH = 32
 
 Authorize = collections.abc.Callable[[], Any]
-Outcome = tuple[Any, cursors.Snapshot, int]
+# What a read returns, and the snapshot it read in (None for a user read: it needs none).
+Outcome = tuple[Any, cursors.Snapshot | None, int]
 
 
 @dataclasses.dataclass(eq=False)
@@ -49,8 +52,12 @@ class _Check:
     """One socket's access check, queued; ``outcome`` is set on the thread, once read."""
 
     authorize: Authorize
-    # The socket, whose session and user a batch may read with others' (``lazy_user``).
-    socket: Any
+    # The socket's scope, and the mark of its user unread: a batch reads its session and user
+    # with the others' (``lazy_user.read_together``).
+    scope: session_user.Scope
+    pending: session_user.PendingUser | None
+    # An access check reads in the batch's snapshot; a user read alone needs no transaction.
+    snapshot: bool
     future: asyncio.Future[Outcome]
     connected: list[bool]
     outcome: Outcome | BaseException | None = None
@@ -62,18 +69,44 @@ _lock = threading.Lock()
 _readers = [0]
 
 
-async def resume_point(socket: Any, authorize: Authorize) -> Outcome:
+async def resume_point(socket: Any, authorize: Authorize) -> tuple[Any, cursors.Snapshot, int]:
     """``history.resume_point(authorize)`` for ``socket``, read with the other checks that wait
     (`BATCH`), bounded as every handshake read is (``handshake_threads.read``)."""
     if conf.handshake_threads() == 0:
         alone = functools.partial(history.resume_point, authorize)
         return await handshake_threads.read(alone, "access check")
-    return await handshake_threads.started(functools.partial(_queued, socket, authorize), "access check")
+    pending = socket.scope.get(session_user.PENDING_USER)
+    queued = functools.partial(_queued, socket.scope, pending, authorize, True)
+    refusal, until, pruned_below = await handshake_threads.started(queued, "access check")
+    assert until is not None
+    return refusal, until, pruned_below
 
 
-def _queued(socket: Any, authorize: Authorize, connected: list[bool]) -> asyncio.Future[Outcome]:
-    """Queue a check; a thread starts reading the queue unless enough already do."""
-    check = _Check(authorize, socket, asyncio.get_running_loop().create_future(), connected)
+async def user(scope: session_user.Scope, pending: session_user.PendingUser) -> Any:
+    """The user of ``scope``'s session, read with the other reads that wait (its session and
+    user in the batch's two statements), bounded as every handshake read is. A database error
+    propagates (the socket closes with 4503, never 4401: only a session without a user is
+    anonymous), and so does a read that gets no connection in time."""
+    if conf.handshake_threads() == 0:
+        alone = functools.partial(session_user.read_user, scope)
+        return await handshake_threads.read(alone, "session lookup")
+    read = functools.partial(lazy_user.read, scope, pending)
+    outcome = await handshake_threads.started(
+        functools.partial(_queued, scope, pending, read, False), "session lookup"
+    )
+    return outcome[0]
+
+
+def _queued(
+    scope: session_user.Scope,
+    pending: session_user.PendingUser | None,
+    authorize: Authorize,
+    snapshot: bool,
+    connected: list[bool],
+) -> asyncio.Future[Outcome]:
+    """Queue a read; a thread starts reading the queue unless enough already do."""
+    future = asyncio.get_running_loop().create_future()
+    check = _Check(authorize, scope, pending, snapshot, future, connected)
     with _lock:
         _queue.append(check)
         start = _readers[0] < conf.handshake_threads()
@@ -117,11 +150,17 @@ def _read(batch: list[_Check]) -> None:
 
 def _transaction(checks: list[_Check]) -> list[_Check]:
     """Read ``checks`` in one snapshot; those after a database error, to read in another."""
+    if len(checks) == 1 and not checks[0].snapshot:
+        _alone(checks[0])
+        return []
     again: list[_Check] = []
     try:
         with transaction.atomic():
-            until, pruned_below = history.snapshot()
-            lazy_user.read_together([check.socket for check in checks if not check.future.cancelled()])
+            until, pruned_below = history.snapshot() if any(c.snapshot for c in checks) else (None, 0)
+            unread = [
+                (c.scope, c.pending) for c in checks if c.pending is not None and not c.future.cancelled()
+            ]
+            lazy_user.read_together(unread)
             for n, check in enumerate(checks):
                 if check.future.cancelled():
                     continue  # its socket went away while it waited
@@ -144,6 +183,17 @@ def _transaction(checks: list[_Check]) -> list[_Check]:
                 check.outcome = exc
         return []
     return again
+
+
+def _alone(check: _Check) -> None:
+    """A user read with nothing to share its transaction: its statements as they come, the
+    handshake's before batches (a transaction would add its begin, commit and snapshot)."""
+    if check.future.cancelled():
+        return
+    try:
+        check.outcome = (check.authorize(), None, 0)
+    except Exception as exc:
+        check.outcome = exc
 
 
 def _settle(batch: list[_Check]) -> None:

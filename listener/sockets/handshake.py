@@ -14,7 +14,7 @@ from listener import conf, exceptions
 from listener.capture import topics
 from listener.layer import channel_layer, process
 from listener.log import cursors
-from listener.sockets import access_batches, decisions, fragments, lazy_user, origin, socket_auth, wire
+from listener.sockets import access_batches, decisions, fragments, lazy_user, origin, session_user, wire
 
 Scope = collections.abc.Mapping[str, Any]
 
@@ -22,13 +22,13 @@ Scope = collections.abc.Mapping[str, Any]
 def own_receive(scope: Scope, receive: Any) -> Any:
     """The ``receive`` a real-time consumer reads: the server's own, taking over the reading of
     its user where `SocketAuth` left it (``lazy_user``) to the handshake's one database trip."""
-    pending = scope.get(socket_auth.PENDING_USER)
+    pending = scope.get(session_user.PENDING_USER)
     return receive if pending is None else pending.take()
 
 
 def user_unread(scope: Scope) -> bool:
     """Whether the user is read only by the handshake's trip (``lazy_user.reading``)."""
-    pending = scope.get(socket_auth.PENDING_USER)
+    pending = scope.get(session_user.PENDING_USER)
     return pending is not None and pending.user is None
 
 

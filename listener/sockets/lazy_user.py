@@ -20,7 +20,7 @@ from django.contrib import auth
 from django.utils import timezone
 
 from listener import session_rows
-from listener.sockets import decisions, socket_auth, user_rows
+from listener.sockets import decisions, session_user, user_rows
 
 Authorize = collections.abc.Callable[[], decisions.Close | None]
 
@@ -28,19 +28,15 @@ Authorize = collections.abc.Callable[[], decisions.Close | None]
 def reading(socket: Any, authorize: Authorize) -> Authorize:
     """``authorize``, after reading the socket's user in the same transaction when it is unread;
     the session's row is read there too, and its expiry kept for the socket's timer."""
-    pending: socket_auth.PendingUser | None = socket.scope.get(socket_auth.PENDING_USER)
+    pending: session_user.PendingUser | None = socket.scope.get(session_user.PENDING_USER)
     if pending is None or pending.user is not None:
         return authorize
 
     def read_then_authorize() -> decisions.Close | None:
         session = socket.scope["session"]
-        together: ReadTogether | None = pending.together
-        pending.together = None
         # Our session store says whether it read the row now, in this snapshot.
-        unloaded = together is not None or getattr(session, "row_read", None) is False
-        if together is not None:
-            session.loaded_from(together.row, together.data)
-        user = socket_auth.read_user(socket.scope, None if together is None else together.users)
+        unloaded = pending.together is not None or getattr(session, "row_read", None) is False
+        user = read(socket.scope, pending)
         pending.user = socket.scope["user"] = user
         if not user.is_authenticated:
             return decisions.Close(decisions.Code.NOT_LOGGED_IN, "log in first")
@@ -50,6 +46,17 @@ def reading(socket: Any, authorize: Authorize) -> Authorize:
         return authorize()
 
     return read_then_authorize
+
+
+def read(scope: session_user.Scope, pending: session_user.PendingUser) -> Any:
+    """The scope's user: from what its batch read together (`read_together`), else by
+    statements of its own."""
+    together: ReadTogether | None = pending.together
+    pending.together = None
+    if together is None:
+        return session_user.read_user(scope)
+    scope["session"].loaded_from(together.row, together.data)
+    return session_user.read_user(scope, together.users)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,19 +69,18 @@ class ReadTogether:
     users: dict[Any, Any] | None
 
 
-def read_together(sockets: list[Any]) -> None:
-    """The session rows of the ``sockets`` whose user is unread, in one statement, then their
-    users in another, for each socket's own check (`reading`) to take instead of statements of
-    its own: a batch of handshakes in one transaction (``access_batches``). Read again in each
-    transaction of the batch, so a check always finds what its own snapshot holds. Where the
-    session store is ``listener.sessions``'s and the users are read as ``ModelBackend`` does;
-    other sockets read their own."""
-    by_model: dict[type[Any], list[tuple[Any, socket_auth.PendingUser]]] = {}
-    for socket in sockets:
-        pending: socket_auth.PendingUser | None = socket.scope.get(socket_auth.PENDING_USER)
-        session = socket.scope.get("session")
+def read_together(unread: list[tuple[session_user.Scope, session_user.PendingUser]]) -> None:
+    """The session rows of the ``unread`` sockets' scopes, in one statement, then their users
+    in another, for each socket's own read (`read`) to take instead of statements of its own: a
+    batch of handshakes in one transaction (``access_batches``). Read again in each transaction
+    of the batch, so a read always finds what its own snapshot holds. Where the session store is
+    ``listener.sessions``'s and the users are read as ``ModelBackend`` does; other sockets read
+    their own."""
+    by_model: dict[type[Any], list[tuple[Any, session_user.PendingUser]]] = {}
+    for scope, pending in unread:
+        session: Any = scope.get("session")
         # Our session store loads from a row read elsewhere; one already loaded is left as is.
-        if pending is None or pending.user is not None or not hasattr(session, "loaded_from"):
+        if pending.user is not None or not hasattr(session, "loaded_from"):
             continue
         pending.together = None
         if session.session_key and not hasattr(session, "_session_cache"):
@@ -84,9 +90,9 @@ def read_together(sockets: list[Any]) -> None:
             _read_sessions(model, waiting)
 
 
-def _read_sessions(model: type[Any], waiting: list[tuple[Any, socket_auth.PendingUser]]) -> None:
+def _read_sessions(model: type[Any], waiting: list[tuple[Any, session_user.PendingUser]]) -> None:
     rows = session_rows.live_many(model, [session.session_key for session, _ in waiting], timezone.now())
-    read: list[tuple[socket_auth.PendingUser, Any, dict[str, Any], Any]] = []
+    read: list[tuple[session_user.PendingUser, Any, dict[str, Any], Any]] = []
     ids: dict[Any, list[Any]] = {}
     for session, pending in waiting:
         row = rows.get(session.session_key)

@@ -1,6 +1,7 @@
 """Sockets whose access checks wait together are read in one transaction, and stay each other's
-strangers: one whose check fails the transaction closes with 4503, and the ones after it in the
-batch are read again and open.
+strangers: one whose check fails the transaction closes with 4503, and the others of the batch
+are read again and open. Behind `SocketAuth`'s default the users read before the checks wait
+together too.
 
 One handshake thread, held by a first socket's check until the others have queued behind it,
 so that they form one batch (``listener.sockets.access_batches``).
@@ -9,16 +10,20 @@ so that they form one batch (``listener.sockets.access_batches``).
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import threading
 import time
 from typing import Any
 
 import pytest
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.db import connection
 
-from chat import consumers, models
+import listener
+from chat import consumers, models, routing
 from listener.sockets import access_batches
 from tests.conftest import HOST, ORIGIN, close_code, connect, frames, make_user, session_cookie, sync
 from tests.sockets.test_handshake_reads import _recorded
@@ -77,11 +82,30 @@ async def _cookies(users: list[User]) -> list[list[Any]]:
     return [[ORIGIN, HOST, (b"cookie", await sync(session_cookie)(user))] for user in users]
 
 
-async def _gated(path: str, entered: threading.Event, gate: list[Any], crowd: list[list[Any]]) -> list[Any]:
+Opener = collections.abc.Callable[[str, list[Any]], collections.abc.Awaitable[Any]]
+
+
+async def _project(path: str, headers: list[Any]) -> Any:
+    return await connect(path, headers=headers)
+
+
+async def _default_socket_auth(path: str, headers: list[Any]) -> Any:
+    """A socket of the chat's consumers behind `SocketAuth`'s default (no ``lazy_user``): its
+    user is read before its access check."""
+    communicator = WebsocketCommunicator(
+        listener.SocketAuth(URLRouter(routing.websocket_urlpatterns)), path, headers
+    )
+    connected, code = await communicator.connect(timeout=10)
+    return communicator, connected, code
+
+
+async def _gated(
+    path: str, entered: threading.Event, gate: list[Any], crowd: list[list[Any]], opener: Opener = _project
+) -> list[Any]:
     """Open the ``gate`` socket, then the crowd's while its check holds the thread: every socket."""
-    held = asyncio.ensure_future(connect(path, headers=gate))
+    held = asyncio.ensure_future(opener(path, gate))
     assert await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
-    opened = await asyncio.gather(*(connect(path, headers=headers) for headers in crowd))
+    opened = await asyncio.gather(*(opener(path, headers) for headers in crowd))
     return [await held, *opened]
 
 
@@ -168,3 +192,55 @@ async def test_each_socket_of_a_batch_is_its_own_users(
         (frame,) = await frames(socket, 1)
         assert frame["kwargs"]["message"] == "still here"
         await socket.disconnect()
+
+
+async def test_users_read_before_their_checks_wait_together(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, people: dict[str, User], room: models.ChatRoom
+) -> None:
+    """`SocketAuth`'s default reads each socket's user before its access check: the reads that
+    queue behind a held check take one statement for their sessions and one for their users, a
+    logged-out session in the batch is refused, and each other socket is its own user."""
+    settings.REALTIME_HANDSHAKE_THREADS = 1
+    crowd, path, gate, headers = await _prepared(people, room)
+    entered, _ = _batched(monkeypatch, people["member"])
+    kept, logged_out, deactivated, *rest = crowd
+    key = headers[1][2][1].decode().split("=", 1)[1]
+    await sync(Session.objects.filter(session_key=key).delete)()
+    with _recorded() as (sent, _):
+        gate_socket, *opened = await _gated(path, entered, gate, headers, _default_socket_auth)
+    reads = [sql for sql, _, _ in sent if not sql.startswith("SELECT set_config(")]
+    # Session rows loaded (each check reads its session's expiry on its own, in its snapshot).
+    sessions = [sql for sql in reads if Session._meta.db_table in sql and "session_data" in sql]
+    users = [sql for sql in reads if User._meta.db_table in sql and "chat_" not in sql]
+    # The held one's user alone, then the five that queued behind its check: two of each, not six.
+    assert (len(sessions), len(users)) == (2, 2), reads
+
+    sockets = dict(zip((user.pk for user in crowd), opened, strict=True))
+    assert all(connected for _, connected, _ in opened)
+    assert await close_code(sockets[logged_out.pk][0]) == 4401
+    await sync(User.objects.filter(pk=deactivated.pk).update)(is_active=False)
+    assert await close_code(sockets[deactivated.pk][0]) == 4401
+    await sync(models.ChatMessage.objects.create)(room=room, sender=people["owner"], message="still here")
+    for socket, _, _ in [gate_socket, sockets[kept.pk], *(sockets[user.pk] for user in rest)]:
+        (frame,) = await frames(socket, 1)
+        assert frame["kwargs"]["message"] == "still here"
+        assert await socket.receive_nothing(timeout=0.2)
+        await socket.disconnect()
+
+
+async def test_a_user_read_alone_takes_no_transaction(
+    settings: Any, people: dict[str, User], room: models.ChatRoom
+) -> None:
+    """Behind `SocketAuth`'s default a socket alone reads its session and user as statements of
+    their own, as before batches: no begin, commit or snapshot of their own."""
+    settings.REALTIME_HANDSHAKE_THREADS = 1
+    _, path, gate, _ = await _prepared(people, room)
+    with _recorded() as (sent, _):
+        socket, connected, _ = await _default_socket_auth(path, gate)
+    assert connected
+    loads = [atomic for sql, _, atomic in sent if Session._meta.db_table in sql and "session_data" in sql]
+    users = [atomic for sql, _, atomic in sent if User._meta.db_table in sql and "chat_" not in sql]
+    snapshots = [sql for sql, _, _ in sent if "pg_current_snapshot" in sql]
+    # One snapshot: the access check's.
+    assert (loads, users, len(snapshots)) == ([False], [False], 1), sent
+    await socket.disconnect()
