@@ -50,20 +50,21 @@ def _next_event(crowd: handshake_crowd.Crowd, writer: drivers.Writer, seq: int) 
 
 
 # ``--before DIR``: the design "before" is ours served from DIR, an exported older tree of this
-# project (``git archive <commit> | tar -x -C DIR``), so a change is measured beside its parent.
+# project (``git archive <commit> | tar -x -C DIR``), so a change is measured beside its parent;
+# "<design>:before" is that design served from DIR ("eager:before").
 _before_tree: pathlib.Path | None = None
 
 
 def _base(design: str) -> str:
-    return "ours" if design == "before" else design
+    return "ours" if design == "before" else design.removesuffix(":before")
 
 
 @contextlib.contextmanager
 def _serving(design: str, config: rig.Config, backlog: int | None) -> Iterator[servers.Server]:
     root = rig.ROOT
-    if design == "before":
+    if design == "before" or design.endswith(":before"):
         if _before_tree is None:
-            raise SystemExit("the design 'before' needs --before DIR")
+            raise SystemExit("the design %r needs --before DIR" % design)
         root = _before_tree  # the server's working directory, so its `project` is imported
     server = servers.Server(_base(design), config, root=root, backlog=backlog)
     try:
@@ -151,7 +152,11 @@ def main() -> None:
     parser.add_argument("--crowds", default="300,1000,5000")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--designs", default="ours,baseline")
-    parser.add_argument("--before", type=pathlib.Path, help="an older tree of this project (design 'before')")
+    parser.add_argument(
+        "--before",
+        type=pathlib.Path,
+        help="an older tree of this project (designs 'before', '<design>:before')",
+    )
     parser.add_argument(
         "--backlogs",
         default="",
