@@ -71,7 +71,7 @@ _readers = [0]
 
 async def resume_point(socket: Any, authorize: Authorize) -> tuple[Any, cursors.Snapshot, int]:
     """``history.resume_point(authorize)`` for ``socket``, read with the other checks that wait
-    (`BATCH`), bounded as every handshake read is (``handshake_threads.read``)."""
+    (`BATCH`), bounded as every handshake read is (``handshake_threads.started``)."""
     if conf.handshake_threads() == 0:
         alone = functools.partial(history.resume_point, authorize)
         return await handshake_threads.read(alone, "access check")
@@ -177,6 +177,10 @@ def _transaction(checks: list[_Check]) -> list[_Check]:
                     break
                 except Exception as exc:  # the consumer raises it, as read alone
                     check.outcome = exc
+                finally:
+                    # Each check, not each batch: a batch of slow checks must not look like
+                    # Postgres away to the reads still queued behind it.
+                    handshake_threads.progressed()
     except Exception as exc:  # no snapshot, no sessions and users, or no commit: each check hears of it
         for check in checks:
             if check.outcome is None:
@@ -194,6 +198,8 @@ def _alone(check: _Check) -> None:
         check.outcome = (check.authorize(), None, 0)
     except Exception as exc:
         check.outcome = exc
+    finally:
+        handshake_threads.progressed()
 
 
 def _settle(batch: list[_Check]) -> None:

@@ -5,8 +5,8 @@ A handshake's reads there are short (two statements, then one transaction), but 
 hands the GIL back to an event loop that a crowd of handshakes keeps busy, and the thread waits
 up to the interpreter's switch interval (5 ms) to get it again: with one thread those waits add
 up, one handshake after another, and a deploy's reconnect storm queues behind them. With a few
-threads the waits overlap (and ``access_batches`` reads the access checks that wait for them
-a batch per transaction). Each call is self-contained, as Django's connection-per-thread rule
+threads the waits overlap (and ``access_batches`` reads the access checks and user reads that
+wait for them a batch per transaction). Each call is self-contained, as Django's connection-per-thread rule
 wants: it takes a connection at its first query and gives it back when it returns (to the
 pool; without one, only a CONN_MAX_AGE above 0 keeps it, with its thread), so no transaction
 outlives a call and no connection crosses threads. Other database work (re-checks,
@@ -20,7 +20,7 @@ and a backend terminated meanwhile (an outage, a restarted Postgres, ``pg_termin
 failed the thread's next handshake with 4503. Channels' own thread is tidied again by the next
 call outside those windows; a handshake thread has no such call.
 
-`bounded` gives up on a read that has no connection yet when the handshake reads have made no
+`started` gives up on a read that has no connection yet when the handshake reads have made no
 progress for a while: a crowd's reads queue for seconds behind each other and must not be refused
 for it (uvicorn lets them wait), but with Postgres away nothing finishes, and the page must hear
 4503 rather than wait. A read that has its connection is Postgres's to answer: one held by a lock
@@ -52,21 +52,16 @@ def executor() -> concurrent.futures.ThreadPoolExecutor:
     )
 
 
-def _run(fn: collections.abc.Callable[[], R], connected: list[bool]) -> collections.abc.Awaitable[R]:
-    """``fn()`` on the handshake threads (Channels' one with ``REALTIME_HANDSHAKE_THREADS = 0``)."""
-    reading = functools.partial(_read, fn, connected)
-    if conf.handshake_threads() == 0:
-        return database_sync_to_async(reading)()
-    # The executor's future, awaited as is: asgiref's sync_to_async adds a shield, a copy of
-    # the caller's context re-homed onto the thread and an exception context to each call, a
-    # tenth of a crowd's event-loop time for nothing a handshake read needs (it reads no
-    # context variable, and each thread's Django connections are its own).
-    return asyncio.get_running_loop().run_in_executor(executor(), own_connections, reading)
+def _on_channels_thread(
+    fn: collections.abc.Callable[[], R], connected: list[bool]
+) -> collections.abc.Awaitable[R]:
+    """``fn()`` on Channels' one database thread (``REALTIME_HANDSHAKE_THREADS = 0``)."""
+    return database_sync_to_async(functools.partial(_read, fn, connected))()
 
 
 def _read(fn: collections.abc.Callable[[], R], connected: list[bool]) -> R:
     """``fn()`` once this thread has a connection (``connected[0]`` is set then); its end, however
-    it ends, is progress for every read that waits (`bounded`)."""
+    it ends, is progress for every read that waits (`started`)."""
     try:
         db.connection.ensure_connection()  # a pooled one, checked: Postgres is there
         connected[0] = True
@@ -76,7 +71,7 @@ def _read(fn: collections.abc.Callable[[], R], connected: list[bool]) -> R:
 
 
 def progressed() -> None:
-    """A handshake read ended, however: progress for every read that waits (`bounded`). Set by
+    """A handshake read ended, however: progress for every read that waits (`started`). Set by
     the thread: a crowd can keep the event loop too busy to hear of it for seconds."""
     _last_done[0] = time.monotonic()
 
@@ -101,16 +96,14 @@ _last_done = [0.0]
 Start = collections.abc.Callable[[list[bool]], collections.abc.Awaitable[R]]
 
 
-async def bounded(fn: collections.abc.Callable[[], R], timeout: float) -> R:
-    """``fn()`` on the handshake threads; TimeoutError once it has no connection and no
-    handshake read has finished for ``timeout`` seconds (a queue that moves is waited for)."""
-    return await _bounded(functools.partial(_run, fn), timeout)
-
-
-async def _bounded(start: Start[R], timeout: float) -> R:
-    """The read ``start`` begins, bounded as `bounded` says. Watched by one timer that moves on
-    while reads finish, rather than by ``asyncio.wait`` (a set, a waiter future and callbacks
-    per call: a crowd's handshakes pay it each)."""
+async def started(start: Start[R], what: str) -> R:
+    """The read ``start`` begins (``access_batches``), given up once it has no connection and no
+    handshake read has finished for REALTIME_HANDSHAKE_DATABASE_TIMEOUT (a queue that moves is
+    waited for): a database error then (the socket closes with 4503, never 4401), before
+    daphne's default 5 s drops the handshake. Watched by one timer that moves on while reads
+    finish, rather than by ``asyncio.wait`` (a set, a waiter future and callbacks per call: a
+    crowd's handshakes pay it each)."""
+    timeout = conf.handshake_database_timeout()
     connected = [False]
     read = asyncio.ensure_future(start(connected))
     loop = asyncio.get_running_loop()
@@ -134,7 +127,9 @@ async def _bounded(start: Start[R], timeout: float) -> R:
         return await read
     except asyncio.CancelledError:
         if expired:
-            raise TimeoutError from None
+            raise db.OperationalError(
+                "no database answer to the %s within %.1f s" % (what, timeout)
+            ) from None
         raise
     finally:
         if timer is not None:
@@ -143,15 +138,5 @@ async def _bounded(start: Start[R], timeout: float) -> R:
 
 
 async def read(fn: collections.abc.Callable[[], R], what: str) -> R:
-    """`bounded` by REALTIME_HANDSHAKE_DATABASE_TIMEOUT, a timeout raised as a database error
-    (the socket closes with 4503, never 4401), before daphne's default 5 s drops the handshake."""
-    return await started(functools.partial(_run, fn), what)
-
-
-async def started(start: Start[R], what: str) -> R:
-    """`read`, of a read that ``start`` begins (``listener.sockets.access_batches``)."""
-    timeout = conf.handshake_database_timeout()
-    try:
-        return await _bounded(start, timeout)
-    except TimeoutError as exc:
-        raise db.OperationalError("no database answer to the %s within %.1f s" % (what, timeout)) from exc
+    """`started`, of ``fn()`` on Channels' database thread (``REALTIME_HANDSHAKE_THREADS = 0``)."""
+    return await started(functools.partial(_on_channels_thread, fn), what)
